@@ -1,0 +1,23 @@
+"""gunicorn settings for IP2A (`gunicorn -c gunicorn.conf.py ip2a.wsgi`).
+
+Sync workers: on a 2-core box they beat threaded workers for this CPU-bound, server-rendered portal, and
+each closes its connection after the response, so keep-alive timeouts never bite. Load-test results that
+back these numbers are in docs/benchmarks.md.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+worker_class = "sync"
+workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+# Recycle workers now and then so a slow leak can never grow without bound; jitter keeps them from
+# restarting all at once.
+max_requests = 5000
+max_requests_jitter = 500
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("TRUSTED_PROXIES", "127.0.0.1")
+control_socket_disable = True  # several portals (make run, load tests) may run side by side

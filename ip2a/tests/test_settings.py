@@ -1,0 +1,121 @@
+"""The settings module: environment parsing, production refusals and a clean `check --deploy`."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from ip2a.environment import cache_from_url, database_from_url, env_bool, env_list
+
+PRODUCTION_ENV = {
+    "IP2A_ENV": "production",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "DATABASE_URL": "postgresql://ip2a:secret@db.internal:5432/ip2a",
+    "ALLOWED_HOSTS": "ip2a.example.org",
+}
+
+
+def run_manage(*args, **env):
+    clean = {key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "DATABASE_URL", "DEBUG"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_refuses_to_start_without_secret_key():
+    env = {key: value for key, value in PRODUCTION_ENV.items() if key != "SECRET_KEY"}
+
+    result = run_manage("check", **env)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when IP2A_ENV=production" in result.stderr
+
+
+def test_production_refuses_debug():
+    result = run_manage("check", DEBUG="true", **PRODUCTION_ENV)
+
+    assert result.returncode != 0
+    assert "DEBUG must not be on when IP2A_ENV=production" in result.stderr
+
+
+def test_production_refuses_the_embedded_database():
+    env = {key: value for key, value in PRODUCTION_ENV.items() if key != "DATABASE_URL"}
+
+    result = run_manage("check", **env)
+
+    assert result.returncode != 0
+    assert "DATABASE_URL must be set when IP2A_ENV=production" in result.stderr
+
+
+def test_unknown_environment_name_is_refused():
+    result = run_manage("check", IP2A_ENV="prod")
+
+    assert result.returncode != 0
+    assert "IP2A_ENV must be one of dev, test, staging, production, not 'prod'" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_database_url_with_socket_folder_and_options():
+    entry = database_from_url("postgresql://app:p%40ss@/ip2a?host=/run/pg&port=5433&sslmode=disable")
+
+    assert entry["NAME"] == "ip2a"
+    assert entry["USER"] == "app"
+    assert entry["PASSWORD"] == "p@ss"
+    assert entry["HOST"] == "/run/pg"
+    assert entry["PORT"] == "5433"
+    assert entry["OPTIONS"] == {"sslmode": "disable"}
+
+
+def test_database_url_must_be_postgresql():
+    with pytest.raises(ImproperlyConfigured, match="PostgreSQL only"):
+        database_from_url("sqlite:///db.sqlite3")
+
+
+def test_cache_url_selects_redis_or_shared_files_and_refuses_process_memory():
+    assert cache_from_url("redis://127.0.0.1:6379/1")["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert cache_from_url("file:///srv/cache") == {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": "/srv/cache",
+    }
+    with pytest.raises(ImproperlyConfigured, match="never per-process memory"):
+        cache_from_url("locmem://")
+
+
+def test_env_bool_rejects_unclear_values(monkeypatch):
+    monkeypatch.setenv("IP2A_FLAG", "maybe")
+
+    with pytest.raises(ImproperlyConfigured, match="IP2A_FLAG must be true or false"):
+        env_bool("IP2A_FLAG")
+
+
+def test_env_list_splits_and_strips(monkeypatch):
+    monkeypatch.setenv("IP2A_HOSTS", " a.example , b.example,, ")
+
+    assert env_list("IP2A_HOSTS") == ["a.example", "b.example"]
+
+
+def test_default_cache_is_shared_between_processes():
+    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache"
+
+
+@pytest.mark.django_db
+def test_tests_run_on_postgresql():
+    from django.db import connection
+
+    assert connection.vendor == "postgresql"
+    assert connection.pg_version >= 150000
