@@ -1,2 +1,246 @@
-"""The ip2a package defines no tables. This module exists so that Django sends ip2a its post_migrate
-signal (Django skips apps without a models module), which re-syncs the roles after every migrate."""
+"""Abstract building blocks shared by the domain apps (no tables of its own).
+
+ip2a also needs a models module for Django to send it the post_migrate signal that re-syncs the roles.
+"""
+
+import pghistory
+from django.apps import apps
+from django.core.validators import RegexValidator
+from django.db import DEFAULT_DB_ALIAS, models, transaction
+from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils import timezone
+
+
+def constraint_name(rule: str) -> str:
+    """Return the house name of a constraint: ``<app_label>_<model>_<rule>``."""
+    return f"%(app_label)s_%(class)s_{rule}"
+
+
+def choice_constraint(field: str, choices) -> models.CheckConstraint:
+    """A check that ``field`` holds one of the stored values of ``choices`` (NULL allowed when the column is)."""
+    label = field.replace("_", " ").capitalize()
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__in": choices.values}) | Q(**{f"{field}__isnull": True}),
+        name=constraint_name(f"{field}_valid"),
+        violation_error_message=f"{label} must be one of: {', '.join(str(v) for v in choices.values)}.",
+    )
+
+
+def not_blank(field: str) -> models.CheckConstraint:
+    """A check that required text holds at least one non-space character."""
+    label = field.replace("_", " ").capitalize()
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__regex": r"\S"}),
+        name=constraint_name(f"{field}_not_blank"),
+        violation_error_message=f"{label} may not be blank.",
+    )
+
+
+class _AllRows:
+    """A stand-in for a model class whose default manager sees every row, soft-deleted ones included."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    @property
+    def _default_manager(self):
+        return self._model._base_manager
+
+
+class UniqueOverAllRows(models.UniqueConstraint):
+    """A unique constraint whose form validation, like the database, counts soft-deleted rows too.
+
+    (Django validates unique constraints against the default manager, which hides deleted rows.)
+    """
+
+    def validate(self, model, instance, exclude=None, using=DEFAULT_DB_ALIAS):
+        return super().validate(_AllRows(model), instance, exclude=exclude, using=using)
+
+
+US_STATE = RegexValidator(r"^[A-Z]{2}$", "Use the two-letter state code, e.g. WA.")
+
+
+class TimestampedModel(models.Model):
+    """Adds created_at (database default, so raw inserts get it too) and updated_at (every save).
+
+    On save, CharFields are trimmed and email fields lower-cased, so every path stores the same form.
+    """
+
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now(), editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        self.normalize_text()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}  # auto_now needs naming here
+        super().save(*args, **kwargs)
+
+    def normalize_text(self):
+        """Trim every CharField and lower-case every EmailField of this row, in place."""
+        for field in self._meta.concrete_fields:
+            if isinstance(field, models.CharField) and not field.choices:
+                value = getattr(self, field.attname)
+                if isinstance(value, str):
+                    value = value.strip()
+                    if isinstance(field, models.EmailField):
+                        value = value.lower()
+                    setattr(self, field.attname, value)
+
+
+class AddressFields(models.Model):
+    """The address block of DOMAIN.md §2."""
+
+    address_line1 = models.CharField("address line 1", max_length=255, blank=True)
+    address_line2 = models.CharField("address line 2", max_length=255, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, blank=True, validators=[US_STATE])
+    postal_code = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def address_lines(self) -> list[str]:
+        """The address as printed lines, empty parts left out."""
+        city_line = " ".join(
+            part for part in (f"{self.city}," if self.city else "", self.state, self.postal_code) if part
+        )
+        return [line for line in (self.address_line1, self.address_line2, city_line.strip(" ,")) if line]
+
+
+def soft_delete_attachments_of(obj, *, reason: str, when=None) -> int:
+    """Soft-delete the live attachments whose target is ``obj``; return how many."""
+    if not apps.is_installed("attachments"):
+        return 0
+    from django.contrib.contenttypes.models import ContentType
+
+    Attachment = apps.get_model("attachments", "Attachment")
+    with pghistory.context(reason=reason):
+        return Attachment.objects.filter(
+            target_type=ContentType.objects.get_for_model(type(obj), for_concrete_model=False), target_id=obj.pk
+        ).update(deleted_at=when or timezone.now(), updated_at=timezone.now())
+
+
+class SoftDeleteQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False)
+
+    def delete(self):
+        """Soft-delete every row (one UPDATE, recorded by the history triggers). Hard delete: hard_delete()."""
+        now = timezone.now()
+        return self.filter(deleted_at__isnull=True).update(deleted_at=now, updated_at=now)
+
+    delete.queryset_only = True
+
+    def hard_delete(self):
+        """Really delete the rows: for `reset` and tests only."""
+        return super().delete()
+
+
+class LiveManager(models.Manager):
+    """Hides soft-deleted rows: the manager behind ``objects`` and every reverse relation.
+
+    Models with their own QuerySet use ``LiveManager.from_queryset(TheirQuerySet)()`` for ``objects`` and
+    ``models.Manager.from_queryset(TheirQuerySet)()`` for ``all_objects``.
+    """
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class SoftDeleteModel(TimestampedModel):
+    """A row that is hidden, never removed: ``soft_delete(reason)`` sets deleted_at, ``restore(reason)`` clears it.
+
+    ``objects`` shows live rows and ``all_objects`` every row; related-object access goes through all rows so
+    a live row can still show its soft-deleted parent.
+    """
+
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = LiveManager.from_queryset(SoftDeleteQuerySet)()
+    all_objects = models.Manager.from_queryset(SoftDeleteQuerySet)()
+
+    # Owned rows to soft-delete with this one: names of reverse relations to other soft-delete models.
+    soft_delete_cascade: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+        # Named explicitly: a subclass redefining `objects` must not make all_objects the default manager,
+        # or reverse relations (organization.contacts) would show deleted rows.
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def delete(self, using=None, keep_parents=False, *, reason: str = "deleted"):
+        """Soft delete (``Model.delete()`` never removes a row of this model)."""
+        self.soft_delete(reason=reason)
+        return 0, {}
+
+    def hard_delete(self, using=None, keep_parents=False):
+        """Really delete the row: for `reset` and tests only."""
+        return super().delete(using=using, keep_parents=keep_parents)
+
+    @transaction.atomic
+    def soft_delete(self, *, reason: str) -> None:
+        """Hide the row (and the live rows it owns, with the same timestamp); the reason goes to the history."""
+        if not reason or not reason.strip():
+            raise ValueError("A reason is required to delete a record.")
+        if self.deleted_at is not None:
+            return
+        now = timezone.now()
+        with pghistory.context(reason=reason.strip()):
+            for relation in self.soft_delete_cascade:
+                getattr(self, relation).filter(deleted_at__isnull=True).update(deleted_at=now, updated_at=now)
+            type(self).all_objects.filter(pk=self.pk).update(deleted_at=now, updated_at=now)
+        self.deleted_at = now
+        self.updated_at = now
+
+    @transaction.atomic
+    def restore(self, *, reason: str) -> None:
+        """Bring the row back, with the owned rows that were deleted together with it."""
+        if not reason or not reason.strip():
+            raise ValueError("A reason is required to restore a record.")
+        if self.deleted_at is None:
+            return
+        now = timezone.now()
+        with pghistory.context(reason=reason.strip()):
+            for relation in self.soft_delete_cascade:
+                related = getattr(self, relation).model.all_objects.filter(
+                    **{getattr(type(self), relation).field.name: self}, deleted_at=self.deleted_at
+                )
+                self.restore_owned(related, now)
+            type(self).all_objects.filter(pk=self.pk).update(deleted_at=None, updated_at=now)
+        self.deleted_at = None
+        self.updated_at = now
+
+    def restore_owned(self, queryset, now) -> None:
+        """Restore owned rows deleted together with this one (models override it to keep their rules)."""
+        queryset.update(deleted_at=None, updated_at=now)
+
+
+class OwnedModel(TimestampedModel):
+    """A hard row owned by a parent (employment, enrollment…). Deleting it soft-deletes its live attachments
+    in the same transaction; its history keeps the last state."""
+
+    class Meta:
+        abstract = True
+
+    @transaction.atomic
+    def delete(self, using=None, keep_parents=False, *, reason: str = ""):
+        """Delete the row for real, after soft-deleting its live attachments; ``reason`` goes to the history."""
+        with pghistory.context(reason=reason or f"{self._meta.verbose_name} deleted"):
+            soft_delete_attachments_of(self, reason=reason or f"{self._meta.verbose_name} deleted")
+            return super().delete(using=using, keep_parents=keep_parents)

@@ -8,6 +8,7 @@ import ipaddress
 import secrets
 from pathlib import Path
 
+import pghistory
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -222,6 +223,17 @@ STORAGES = {
         "OPTIONS": {"location": ATTACHMENTS_DIR, "base_url": "/attachments-are-never-served-directly/"},
     },
 }
+
+# --- Change history (DOMAIN.md §6) ----------------------------------------------------------------------
+# Triggers record insert, update (when anything but updated_at changed) and delete into append-only
+# event tables; each event carries its own copy of the context (who, source, request, reason…).
+PGHISTORY_DEFAULT_TRACKERS = (
+    pghistory.InsertEvent(),
+    pghistory.UpdateEvent(condition=pghistory.AnyChange(exclude=["updated_at"])),
+    pghistory.DeleteEvent(),
+)
+PGHISTORY_APPEND_ONLY = True
+PGHISTORY_CONTEXT_FIELD = pghistory.ContextJSONField()
 
 # --- Logging ---------------------------------------------------------------------------------------------
 LOGGING = {

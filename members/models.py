@@ -1,0 +1,201 @@
+import pghistory
+from django.db import models
+from django.db.models import Prefetch, Q
+from django.db.models.functions import Upper
+
+from ip2a.models import (
+    AddressFields,
+    LiveManager,
+    OwnedModel,
+    SoftDeleteModel,
+    SoftDeleteQuerySet,
+    UniqueOverAllRows,
+    choice_constraint,
+    constraint_name,
+    not_blank,
+)
+
+MEMBER_NUMBER_PATTERN = r"^([0-9]{5,10}|[A-Z][0-9]{5,10}|[0-9]{5,10}[A-Z])$"
+
+
+class MemberStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+    SUSPENDED = "suspended", "Suspended"
+    RETIRED = "retired", "Retired"
+    DECEASED = "deceased", "Deceased"
+
+
+class MemberClassification(models.TextChoices):
+    APPRENTICE_1 = "apprentice_1", "Apprentice, 1st year"
+    APPRENTICE_2 = "apprentice_2", "Apprentice, 2nd year"
+    APPRENTICE_3 = "apprentice_3", "Apprentice, 3rd year"
+    APPRENTICE_4 = "apprentice_4", "Apprentice, 4th year"
+    APPRENTICE_5 = "apprentice_5", "Apprentice, 5th year"
+    JOURNEYMAN = "journeyman", "Journeyman"
+    FOREMAN = "foreman", "Foreman"
+    RETIREE = "retiree", "Retiree"
+    HONORARY = "honorary", "Honorary"
+
+
+class MemberQuerySet(SoftDeleteQuerySet):
+    def active(self):
+        return self.filter(status=MemberStatus.ACTIVE)
+
+    def for_list(self):  # everything the list template and the export read
+        current = MemberEmployment.objects.filter(is_current=True).select_related("organization")
+        return self.prefetch_related(Prefetch("employments", queryset=current, to_attr="current_jobs"))
+
+
+@pghistory.track()
+class Member(SoftDeleteModel, AddressFields):
+    """A person on the Local's rolls, identified by a member number that is never reused."""
+
+    member_number = models.CharField(max_length=12)
+    first_name = models.CharField(max_length=100)
+    middle_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=30, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    join_date = models.DateField(null=True, blank=True, help_text="Date admitted to the Local.")
+    status = models.CharField(max_length=20, choices=MemberStatus, default=MemberStatus.ACTIVE)
+    classification = models.CharField(max_length=20, choices=MemberClassification)
+    student = models.OneToOneField(
+        "training.Student",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="member",
+        help_text="The pre-apprenticeship record this member came from.",
+    )
+    notes = models.TextField(blank=True)
+
+    objects = LiveManager.from_queryset(MemberQuerySet)()
+    all_objects = models.Manager.from_queryset(MemberQuerySet)()
+
+    class Meta(SoftDeleteModel.Meta):
+        ordering = ["last_name", "first_name", "pk"]
+        indexes = [
+            models.Index(Upper("last_name"), Upper("first_name"), name="member_name_upper_idx"),
+            models.Index(fields=["status", "classification"], name="member_status_class_idx"),
+            models.Index(
+                fields=["last_name", "first_name", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="member_live_order_idx",
+            ),
+        ]
+        constraints = [
+            UniqueOverAllRows(
+                fields=["member_number"],
+                name=constraint_name("member_number_unique"),
+                violation_error_message="A member with this member number already exists (numbers are never reused).",
+            ),
+            models.CheckConstraint(
+                condition=Q(member_number__regex=MEMBER_NUMBER_PATTERN),
+                name=constraint_name("number_format"),
+                violation_error_message="A member number is 5 to 10 digits, with at most one letter before or after.",
+            ),
+            not_blank("first_name"),
+            not_blank("last_name"),
+            choice_constraint("status", MemberStatus),
+            choice_constraint("classification", MemberClassification),
+        ]
+        permissions = [
+            ("convert_student", "Can convert a graduate into a member"),
+            ("export_member", "Can export member lists"),
+        ]
+
+    def __str__(self):
+        return f"{self.member_number} — {self.full_name}"
+
+    def save(self, *args, **kwargs):
+        self.member_number = (self.member_number or "").strip().upper()
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return f"/members/{self.pk}/"
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.middle_name, self.last_name) if part)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MemberStatus.ACTIVE
+
+    @property
+    def current_employment(self):
+        """The member's current job (prefetched by for_list() as current_jobs), or None."""
+        if hasattr(self, "current_jobs"):
+            return self.current_jobs[0] if self.current_jobs else None
+        return self.employments.filter(is_current=True).select_related("organization").first()
+
+
+class MemberEmploymentQuerySet(models.QuerySet):
+    def current(self):
+        return self.filter(is_current=True)
+
+
+@pghistory.track()
+class MemberEmployment(OwnedModel):
+    """One job of a member at an organization; current exactly when it has no end date."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="employments")
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="employments"
+    )
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True, help_text="Leave empty while the job is ongoing.")
+    is_current = models.BooleanField(default=True, editable=False)
+    job_title = models.CharField(max_length=100, blank=True)
+    hourly_rate = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    notes = models.TextField(blank=True)
+
+    objects = MemberEmploymentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-start_date", "-pk"]
+        verbose_name = "employment"
+        indexes = [
+            models.Index(fields=["member", "start_date"], name="employment_member_start_idx"),
+            models.Index(fields=["organization"], condition=Q(is_current=True), name="employment_org_current_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                name=constraint_name("end_after_start"),
+                violation_error_message="The end date cannot be before the start date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_current=True, end_date__isnull=True) | Q(is_current=False, end_date__isnull=False),
+                name=constraint_name("current_iff_open"),
+                violation_error_message="A job is current exactly when it has no end date.",
+            ),
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(is_current=True),
+                name=constraint_name("one_current_job"),
+                violation_error_message="This member already has a current job; end it first.",
+            ),
+            models.CheckConstraint(
+                condition=Q(hourly_rate__isnull=True) | Q(hourly_rate__gt=0),
+                name=constraint_name("hourly_rate_positive"),
+                violation_error_message="The hourly rate must be more than zero.",
+            ),
+        ]
+
+    def __str__(self):
+        end = self.end_date.isoformat() if self.end_date else "present"
+        start = self.start_date.isoformat() if self.start_date else "?"
+        return f"{self.job_title or 'Job'} at {self.organization} ({start} – {end})"
+
+    def save(self, *args, **kwargs):
+        self.is_current = self.end_date is None  # the one rule: current exactly when open
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "end_date" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "is_current"}
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        self.is_current = self.end_date is None
