@@ -12,6 +12,19 @@ def _fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def attachments_dir(settings, tmp_path):
+    """Every test stores attachments in its own temporary folder, never in var/attachments."""
+    folder = tmp_path / "attachments"
+    folder.mkdir()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {**settings.STORAGES["attachments"], "OPTIONS": {"location": folder}},
+    }
+    settings.ATTACHMENTS_DIR = folder
+    return folder
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache
 

@@ -1,0 +1,62 @@
+"""Request-level audit plumbing: request ids, client addresses and the history context of web writes."""
+
+import functools
+import ipaddress
+
+from django.conf import settings
+from django.urls import reverse
+
+from audit.history import history_context, new_request_id
+from audit.models import AuditSource
+
+
+@functools.cache
+def _trusted_networks(proxies: tuple[str, ...]):
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+
+def _is_trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _trusted_networks(tuple(settings.TRUSTED_PROXIES)))
+
+
+def client_ip(request) -> str:
+    """The client's address: REMOTE_ADDR, or, when that is a trusted proxy, the nearest untrusted hop of
+    X-Forwarded-For (read right to left, so a client cannot forge its way past the proxies)."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    if not _is_trusted(remote):
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break  # garbage in the header: stop believing it
+        if not _is_trusted(hop):
+            return hop
+    return remote
+
+
+class HistoryMiddleware:
+    """Give every request an id (answered as X-Request-ID) and its client address, and put user, username,
+    source (web, or admin under the admin site), request id, IP and URL on the history context of any
+    write it makes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.request_id = new_request_id()
+        request.client_ip = client_ip(request)
+        admin_prefix = reverse("admin:index")
+        source = AuditSource.ADMIN if request.path.startswith(admin_prefix) else AuditSource.WEB
+        user = request.user if request.user.is_authenticated else None
+        with history_context(
+            source=source, user=user, request_id=request.request_id, ip=request.client_ip, url=request.path
+        ):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response
