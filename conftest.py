@@ -12,8 +12,12 @@ def _fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
-def attachments_dir(settings, tmp_path):
+def attachments_dir(settings, tmp_path, monkeypatch):
     """Every test stores attachments in its own temporary folder, never in var/attachments."""
+    from django.core.files.storage import storages
+
+    from attachments.models import Attachment
+
     folder = tmp_path / "attachments"
     folder.mkdir()
     settings.STORAGES = {
@@ -21,6 +25,8 @@ def attachments_dir(settings, tmp_path):
         "attachments": {**settings.STORAGES["attachments"], "OPTIONS": {"location": folder}},
     }
     settings.ATTACHMENTS_DIR = folder
+    # FileField resolves its storage once, when the model class is built; point it at the new one.
+    monkeypatch.setattr(Attachment._meta.get_field("file"), "storage", storages["attachments"])
     return folder
 
 

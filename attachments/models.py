@@ -108,7 +108,7 @@ class Attachment(SoftDeleteModel):
     size = models.BigIntegerField()
     sha256 = models.CharField("SHA-256", max_length=64)
     category = models.CharField(max_length=20, choices=AttachmentCategory, default=AttachmentCategory.GENERAL)
-    description = models.CharField(max_length=500, blank=True)
+    description = models.CharField(max_length=500, blank=True, default="", db_default="")
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -125,6 +125,7 @@ class Attachment(SoftDeleteModel):
         ]
         constraints = [
             not_blank("original_name"),
+            not_blank("content_type"),
             choice_constraint("category", AttachmentCategory),
             models.CheckConstraint(
                 condition=Q(size__gte=1, size__lte=MAX_SIZE),

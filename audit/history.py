@@ -7,9 +7,11 @@ used by commands, imports, repairs and the shell (the middleware does the same f
 import contextlib
 import getpass
 import socket
+import threading
 import uuid
 
 import pghistory
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from audit.models import AuditSource, CommandOutcome, CommandRun
@@ -23,25 +25,65 @@ def os_username() -> str:
         return "unknown"
 
 
+_open_blocks = threading.local()  # how many history_context blocks this thread is inside
+
+
 @contextlib.contextmanager
 def history_context(*, source: str, reason: str = "", user=None, **extra):
     """Attach who/where/why to every history event written inside the block.
 
-    ``source`` is an AuditSource value; ``user`` a User or None (then the OS account is the username);
-    ``extra`` adds keys such as url, request_id, ip, command or run_id. Nested blocks add to the outer
-    context (pghistory groups everything under the outermost one).
+    ``source`` is an AuditSource value; ``user`` a User or None (then the OS account is the username, except
+    for anonymous web requests, which have none); ``extra`` adds keys such as url, request_id, ip, command or
+    run_id. Nested blocks add to the outer context (pghistory groups everything under the outermost one) and
+    keep its user and reason unless they give their own, so an import started from a page keeps the page's user.
     """
     if source not in AuditSource.values:
         raise ValueError(f"Unknown history source {source!r}.")
-    metadata = {
-        "source": source,
-        "user_id": user.pk if user is not None else None,
-        "username": user.get_username() if user is not None else f"os:{os_username()}",
-        "reason": reason,
-        **{key: value for key, value in extra.items() if value not in (None, "")},
-    }
-    with pghistory.context(**metadata) as context:
-        yield context
+    nested = getattr(_open_blocks, "depth", 0) > 0
+    metadata = {"source": source, **{key: value for key, value in extra.items() if value not in (None, "")}}
+    if reason or not nested:
+        metadata["reason"] = reason
+    if user is not None:
+        metadata |= {"user_id": user.pk, "username": user.get_username()}
+    elif not nested:
+        # A web request without a login has no user; the server's OS account did not make its changes.
+        anonymous = source in (AuditSource.WEB, AuditSource.ADMIN)
+        metadata |= {"user_id": None, "username": "" if anonymous else f"os:{os_username()}"}
+    _open_blocks.depth = getattr(_open_blocks, "depth", 0) + 1
+    try:
+        with pghistory.context(**metadata) as context:
+            yield context
+    finally:
+        _open_blocks.depth -= 1
+
+
+@contextlib.contextmanager
+def history_reason(reason: str):
+    """Record ``reason`` on the history of writes inside the block, and give the outer reason back after it.
+
+    (A nested pghistory.context would overwrite the outer reason for the rest of the outer block: a repair
+    that soft-deletes a row must not lose "integrity repair …" for its next writes.)
+    """
+    with pghistory.context() as current:
+        had_reason = "reason" in current.metadata
+        previous = current.metadata.get("reason")
+        current.metadata["reason"] = reason
+        try:
+            yield
+        finally:
+            if had_reason:
+                current.metadata["reason"] = previous
+            else:
+                current.metadata.pop("reason", None)
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The process exit code an exception escaping a management command ends in."""
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if isinstance(exc, CommandError):
+        return exc.returncode
+    return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
 @contextlib.contextmanager
@@ -49,7 +91,7 @@ def command_run(command: str, *, arguments: dict | None = None, source: str = Au
     """Record one operator-command run in CommandRun and put its id (run_id) on the history context.
 
     Yields the CommandRun; the caller may fill ``summary`` and ``exit_code``. The outcome is set on exit:
-    failed when an exception escapes (or exit_code is non-zero), succeeded otherwise.
+    failed when the exit code is non-zero, from the caller or from an exception escaping the block.
     """
     run = CommandRun.objects.create(
         command=command,
@@ -62,16 +104,13 @@ def command_run(command: str, *, arguments: dict | None = None, source: str = Au
         with history_context(source=source, reason=reason, command=command, run_id=run.pk):
             yield run
     except BaseException as exc:
-        run.outcome = CommandOutcome.FAILED
-        if run.exit_code is None:
-            run.exit_code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
-            if isinstance(exc, KeyboardInterrupt):
-                run.exit_code = 130
+        if not run.exit_code:
+            run.exit_code = exit_code_of(exc)
         raise
     else:
         run.exit_code = run.exit_code or 0
-        run.outcome = CommandOutcome.SUCCEEDED if run.exit_code == 0 else CommandOutcome.FAILED
     finally:
+        run.outcome = CommandOutcome.SUCCEEDED if run.exit_code == 0 else CommandOutcome.FAILED
         run.finished_at = timezone.now()
         run.save(update_fields=["finished_at", "outcome", "exit_code", "summary"])
 

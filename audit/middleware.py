@@ -25,25 +25,27 @@ def _is_trusted(address: str) -> bool:
 
 def client_ip(request) -> str:
     """The client's address: REMOTE_ADDR, or, when that is a trusted proxy, the nearest untrusted hop of
-    X-Forwarded-For (read right to left, so a client cannot forge its way past the proxies)."""
+    X-Forwarded-For (read right to left, so a client cannot forge its way past the proxies). When every hop
+    is trusted, the furthest one that can be believed is the client (e.g. an office machine inside the network)."""
     remote = request.META.get("REMOTE_ADDR", "")
     if not _is_trusted(remote):
         return remote
+    furthest = remote
     hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     for hop in reversed(hops):
         try:
             ipaddress.ip_address(hop)
         except ValueError:
-            break  # garbage in the header: stop believing it
+            break  # garbage in the header: nothing left of it can be believed
         if not _is_trusted(hop):
             return hop
-    return remote
+        furthest = hop
+    return furthest
 
 
-class HistoryMiddleware:
-    """Give every request an id (answered as X-Request-ID) and its client address, and put user, username,
-    source (web, or admin under the admin site), request id, IP and URL on the history context of any
-    write it makes."""
+class RequestIdMiddleware:
+    """Give every request an id and its client address; answer the id as X-Request-ID. First in the stack, so
+    even responses made by later middleware (HTTPS redirects, CSRF failures) carry the id."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -51,12 +53,23 @@ class HistoryMiddleware:
     def __call__(self, request):
         request.request_id = new_request_id()
         request.client_ip = client_ip(request)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+class HistoryMiddleware:
+    """Put user, username, source (web, or admin under the admin site), request id, IP and URL on the history
+    context of any write the request makes. Runs after authentication."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
         admin_prefix = reverse("admin:index")
         source = AuditSource.ADMIN if request.path.startswith(admin_prefix) else AuditSource.WEB
         user = request.user if request.user.is_authenticated else None
         with history_context(
             source=source, user=user, request_id=request.request_id, ip=request.client_ip, url=request.path
         ):
-            response = self.get_response(request)
-        response["X-Request-ID"] = request.request_id
-        return response
+            return self.get_response(request)

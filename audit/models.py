@@ -38,17 +38,21 @@ class AccessLog(models.Model):
     """One view, export or download of personal data (append-only: the database rejects UPDATE and DELETE)."""
 
     created_at = models.DateTimeField(db_default=Now(), editable=False, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    username = models.CharField(max_length=150, blank=True)
+    # No database constraint and no SET NULL: the log is append-only (an UPDATE would be refused), so deleting a
+    # user leaves the id behind and the username snapshot says who it was.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    username = models.CharField(max_length=150, blank=True, default="", db_default="")
     action = models.CharField(max_length=10, choices=AccessAction)
     target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     target_id = models.BigIntegerField(null=True, blank=True)
-    object_repr = models.CharField("record", max_length=255, blank=True)
-    path = models.CharField(max_length=2000, blank=True)
-    query = models.CharField(max_length=2000, blank=True)
+    object_repr = models.CharField("record", max_length=255, blank=True, default="", db_default="")
+    path = models.CharField(max_length=2000, blank=True, default="", db_default="")
+    query = models.CharField(max_length=2000, blank=True, default="", db_default="")
     row_count = models.IntegerField(null=True, blank=True)
-    ip = models.CharField("IP address", max_length=45, blank=True)
-    request_id = models.CharField(max_length=36, blank=True)
+    ip = models.CharField("IP address", max_length=45, blank=True, default="", db_default="")
+    request_id = models.CharField(max_length=36, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -76,8 +80,8 @@ class CommandRun(models.Model):
     command = models.CharField(max_length=100)
     arguments = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=10, choices=AuditSource, default=AuditSource.COMMAND)
-    os_user = models.CharField(max_length=100, blank=True)
-    hostname = models.CharField(max_length=255, blank=True)
+    os_user = models.CharField(max_length=100, blank=True, default="", db_default="")
+    hostname = models.CharField(max_length=255, blank=True, default="", db_default="")
     started_at = models.DateTimeField(db_default=Now())
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=CommandOutcome, default=CommandOutcome.RUNNING)

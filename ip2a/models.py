@@ -3,7 +3,6 @@
 ip2a also needs a models module for Django to send it the post_migrate signal that re-syncs the roles.
 """
 
-import pghistory
 from django.apps import apps
 from django.core.validators import RegexValidator
 from django.db import DEFAULT_DB_ALIAS, models, transaction
@@ -97,11 +96,11 @@ class TimestampedModel(models.Model):
 class AddressFields(models.Model):
     """The address block of DOMAIN.md §2."""
 
-    address_line1 = models.CharField("address line 1", max_length=255, blank=True)
-    address_line2 = models.CharField("address line 2", max_length=255, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    state = models.CharField(max_length=2, blank=True, validators=[US_STATE])
-    postal_code = models.CharField(max_length=10, blank=True)
+    address_line1 = models.CharField("address line 1", max_length=255, blank=True, default="", db_default="")
+    address_line2 = models.CharField("address line 2", max_length=255, blank=True, default="", db_default="")
+    city = models.CharField(max_length=100, blank=True, default="", db_default="")
+    state = models.CharField(max_length=2, blank=True, default="", db_default="", validators=[US_STATE])
+    postal_code = models.CharField(max_length=10, blank=True, default="", db_default="")
 
     class Meta:
         abstract = True
@@ -121,8 +120,10 @@ def soft_delete_attachments_of(obj, *, reason: str, when=None) -> int:
         return 0
     from django.contrib.contenttypes.models import ContentType
 
+    from audit.history import history_reason
+
     Attachment = apps.get_model("attachments", "Attachment")
-    with pghistory.context(reason=reason):
+    with history_reason(reason):
         return Attachment.objects.filter(
             target_type=ContentType.objects.get_for_model(type(obj), for_concrete_model=False), target_id=obj.pk
         ).update(deleted_at=when or timezone.now(), updated_at=timezone.now())
@@ -136,11 +137,18 @@ class SoftDeleteQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=False)
 
     def delete(self):
-        """Soft-delete every row (one UPDATE, recorded by the history triggers). Hard delete: hard_delete()."""
-        now = timezone.now()
-        return self.filter(deleted_at__isnull=True).update(deleted_at=now, updated_at=now)
+        """Soft-delete every row, as Model.delete() does (owned rows included). Hard delete: hard_delete()."""
+        return self.soft_delete(reason="deleted")
 
     delete.queryset_only = True
+
+    @transaction.atomic
+    def soft_delete(self, *, reason: str) -> tuple[int, dict]:
+        """Soft-delete every live row of the queryset through Model.soft_delete (so cascades apply)."""
+        rows = list(self.filter(deleted_at__isnull=True))
+        for row in rows:
+            row.soft_delete(reason=reason)
+        return len(rows), {self.model._meta.label: len(rows)}
 
     def hard_delete(self):
         """Really delete the rows: for `reset` and tests only."""
@@ -184,6 +192,10 @@ class SoftDeleteModel(TimestampedModel):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
+    def validate_constraints(self, exclude=None):
+        """Validate constraints that read deleted_at too (forms never edit it, so Django would skip them)."""
+        super().validate_constraints(exclude=set(exclude or ()) - {"deleted_at"})
+
     def delete(self, using=None, keep_parents=False, *, reason: str = "deleted"):
         """Soft delete (``Model.delete()`` never removes a row of this model)."""
         self.soft_delete(reason=reason)
@@ -200,8 +212,10 @@ class SoftDeleteModel(TimestampedModel):
             raise ValueError("A reason is required to delete a record.")
         if self.deleted_at is not None:
             return
+        from audit.history import history_reason
+
         now = timezone.now()
-        with pghistory.context(reason=reason.strip()):
+        with history_reason(reason.strip()):
             for relation in self.soft_delete_cascade:
                 getattr(self, relation).filter(deleted_at__isnull=True).update(deleted_at=now, updated_at=now)
             type(self).all_objects.filter(pk=self.pk).update(deleted_at=now, updated_at=now)
@@ -215,8 +229,10 @@ class SoftDeleteModel(TimestampedModel):
             raise ValueError("A reason is required to restore a record.")
         if self.deleted_at is None:
             return
+        from audit.history import history_reason
+
         now = timezone.now()
-        with pghistory.context(reason=reason.strip()):
+        with history_reason(reason.strip()):
             for relation in self.soft_delete_cascade:
                 related = getattr(self, relation).model.all_objects.filter(
                     **{getattr(type(self), relation).field.name: self}, deleted_at=self.deleted_at
@@ -231,9 +247,26 @@ class SoftDeleteModel(TimestampedModel):
         queryset.update(deleted_at=None, updated_at=now)
 
 
+class OwnedQuerySet(models.QuerySet):
+    @transaction.atomic
+    def delete(self):
+        """Delete the rows for real, after soft-deleting their live attachments (one UPDATE per call)."""
+        ids = list(self.values_list("pk", flat=True))
+        if ids and apps.is_installed("attachments"):
+            from django.contrib.contenttypes.models import ContentType
+
+            now = timezone.now()
+            apps.get_model("attachments", "Attachment").objects.filter(
+                target_type=ContentType.objects.get_for_model(self.model), target_id__in=ids
+            ).update(deleted_at=now, updated_at=now)
+        return super().delete()
+
+
 class OwnedModel(TimestampedModel):
     """A hard row owned by a parent (employment, enrollment…). Deleting it soft-deletes its live attachments
     in the same transaction; its history keeps the last state."""
+
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -241,6 +274,8 @@ class OwnedModel(TimestampedModel):
     @transaction.atomic
     def delete(self, using=None, keep_parents=False, *, reason: str = ""):
         """Delete the row for real, after soft-deleting its live attachments; ``reason`` goes to the history."""
-        with pghistory.context(reason=reason or f"{self._meta.verbose_name} deleted"):
+        from audit.history import history_reason
+
+        with history_reason(reason or f"{self._meta.verbose_name} deleted"):
             soft_delete_attachments_of(self, reason=reason or f"{self._meta.verbose_name} deleted")
             return super().delete(using=using, keep_parents=keep_parents)

@@ -7,6 +7,7 @@ from ip2a.models import (
     AddressFields,
     LiveManager,
     OwnedModel,
+    OwnedQuerySet,
     SoftDeleteModel,
     SoftDeleteQuerySet,
     UniqueOverAllRows,
@@ -53,10 +54,10 @@ class Member(SoftDeleteModel, AddressFields):
 
     member_number = models.CharField(max_length=12)
     first_name = models.CharField(max_length=100)
-    middle_name = models.CharField(max_length=100, blank=True)
+    middle_name = models.CharField(max_length=100, blank=True, default="", db_default="")
     last_name = models.CharField(max_length=100)
-    email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=30, blank=True)
+    email = models.EmailField(blank=True, default="", db_default="")
+    phone = models.CharField(max_length=30, blank=True, default="", db_default="")
     date_of_birth = models.DateField(null=True, blank=True)
     join_date = models.DateField(null=True, blank=True, help_text="Date admitted to the Local.")
     status = models.CharField(max_length=20, choices=MemberStatus, default=MemberStatus.ACTIVE)
@@ -69,7 +70,7 @@ class Member(SoftDeleteModel, AddressFields):
         related_name="member",
         help_text="The pre-apprenticeship record this member came from.",
     )
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, default="", db_default="")
 
     objects = LiveManager.from_queryset(MemberQuerySet)()
     all_objects = models.Manager.from_queryset(MemberQuerySet)()
@@ -113,6 +114,9 @@ class Member(SoftDeleteModel, AddressFields):
         self.member_number = (self.member_number or "").strip().upper()
         super().save(*args, **kwargs)
 
+    def clean(self):
+        self.member_number = (self.member_number or "").strip().upper()  # validated as it will be stored
+
     def get_absolute_url(self):
         return f"/members/{self.pk}/"
 
@@ -132,7 +136,7 @@ class Member(SoftDeleteModel, AddressFields):
         return self.employments.filter(is_current=True).select_related("organization").first()
 
 
-class MemberEmploymentQuerySet(models.QuerySet):
+class MemberEmploymentQuerySet(OwnedQuerySet):
     def current(self):
         return self.filter(is_current=True)
 
@@ -148,9 +152,9 @@ class MemberEmployment(OwnedModel):
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True, help_text="Leave empty while the job is ongoing.")
     is_current = models.BooleanField(default=True, editable=False)
-    job_title = models.CharField(max_length=100, blank=True)
+    job_title = models.CharField(max_length=100, blank=True, default="", db_default="")
     hourly_rate = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, default="", db_default="")
 
     objects = MemberEmploymentQuerySet.as_manager()
 
@@ -199,3 +203,7 @@ class MemberEmployment(OwnedModel):
 
     def clean(self):
         self.is_current = self.end_date is None
+
+    def validate_constraints(self, exclude=None):
+        """Validate the current-job rules too: is_current is derived, never a form field, but clean() set it."""
+        super().validate_constraints(exclude=set(exclude or ()) - {"is_current"})

@@ -1,5 +1,5 @@
 import pghistory
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Upper
 
@@ -43,12 +43,12 @@ class Organization(SoftDeleteModel, AddressFields):
 
     name = models.CharField(max_length=255)
     org_type = models.CharField("type", max_length=20, choices=OrganizationType)
-    phone = models.CharField(max_length=30, blank=True)
-    email = models.EmailField(blank=True)
-    website = models.URLField(blank=True)
+    phone = models.CharField(max_length=30, blank=True, default="", db_default="")
+    email = models.EmailField(blank=True, default="", db_default="")
+    website = models.URLField(blank=True, default="", db_default="")
     salting_score = models.PositiveSmallIntegerField(choices=SaltingScore, null=True, blank=True)
-    salting_notes = models.TextField(blank=True)
-    notes = models.TextField(blank=True)
+    salting_notes = models.TextField(blank=True, default="", db_default="")
+    notes = models.TextField(blank=True, default="", db_default="")
 
     objects = LiveManager.from_queryset(OrganizationQuerySet)()
     all_objects = models.Manager.from_queryset(OrganizationQuerySet)()
@@ -94,11 +94,11 @@ class OrganizationContact(SoftDeleteModel):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="contacts")
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
-    title = models.CharField(max_length=100, blank=True)
-    phone = models.CharField(max_length=30, blank=True)
-    email = models.EmailField(blank=True)
+    title = models.CharField(max_length=100, blank=True, default="", db_default="")
+    phone = models.CharField(max_length=30, blank=True, default="", db_default="")
+    email = models.EmailField(blank=True, default="", db_default="")
     is_primary = models.BooleanField("primary contact", default=False)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, default="", db_default="")
 
     class Meta(SoftDeleteModel.Meta):
         ordering = ["-is_primary", "last_name", "first_name", "pk"]
@@ -119,3 +119,15 @@ class OrganizationContact(SoftDeleteModel):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @transaction.atomic
+    def restore(self, *, reason: str) -> None:
+        """Bring the contact back; as a non-primary one when its organization has a primary meanwhile."""
+        others = OrganizationContact.objects.filter(organization_id=self.organization_id, is_primary=True)
+        if self.is_primary and others.exclude(pk=self.pk).exists():
+            from audit.history import history_reason
+
+            with history_reason(reason):
+                OrganizationContact.all_objects.filter(pk=self.pk).update(is_primary=False)
+            self.is_primary = False
+        super().restore(reason=reason)

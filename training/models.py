@@ -9,6 +9,7 @@ from ip2a.models import (
     AddressFields,
     LiveManager,
     OwnedModel,
+    OwnedQuerySet,
     SoftDeleteModel,
     SoftDeleteQuerySet,
     UniqueOverAllRows,
@@ -122,19 +123,21 @@ class Student(SoftDeleteModel, AddressFields):
     """A pre-apprentice in the training program (a person record separate from Member)."""
 
     first_name = models.CharField(max_length=100)
-    middle_name = models.CharField(max_length=100, blank=True)
+    middle_name = models.CharField(max_length=100, blank=True, default="", db_default="")
     last_name = models.CharField(max_length=100)
     email = models.EmailField()
-    phone = models.CharField(max_length=30, blank=True)
+    phone = models.CharField(max_length=30, blank=True, default="", db_default="")
     date_of_birth = models.DateField(null=True, blank=True)
-    emergency_contact_name = models.CharField(max_length=100, blank=True)
-    emergency_contact_phone = models.CharField(max_length=30, blank=True)
-    emergency_contact_relation = models.CharField(max_length=50, blank=True)
+    emergency_contact_name = models.CharField(max_length=100, blank=True, default="", db_default="")
+    emergency_contact_phone = models.CharField(max_length=30, blank=True, default="", db_default="")
+    emergency_contact_relation = models.CharField(max_length=50, blank=True, default="", db_default="")
     is_veteran = models.BooleanField("veteran", default=False)
-    referral_source = models.CharField(max_length=100, blank=True, help_text='E.g. "WorkSource".')
-    shirt_size = models.CharField(max_length=10, blank=True)
-    shoe_size = models.CharField(max_length=10, blank=True)
-    notes = models.TextField(blank=True)
+    referral_source = models.CharField(
+        max_length=100, blank=True, default="", db_default="", help_text='E.g. "WorkSource".'
+    )
+    shirt_size = models.CharField(max_length=10, blank=True, default="", db_default="")
+    shoe_size = models.CharField(max_length=10, blank=True, default="", db_default="")
+    notes = models.TextField(blank=True, default="", db_default="")
 
     objects = LiveManager.from_queryset(StudentQuerySet)()
     all_objects = models.Manager.from_queryset(StudentQuerySet)()
@@ -188,13 +191,13 @@ class Instructor(SoftDeleteModel):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     email = models.EmailField()
-    phone = models.CharField(max_length=30, blank=True)
+    phone = models.CharField(max_length=30, blank=True, default="", db_default="")
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="instructor"
     )
-    bio = models.TextField(blank=True)
-    certifications = models.TextField(blank=True)
-    specialties = models.TextField(blank=True)
+    bio = models.TextField(blank=True, default="", db_default="")
+    certifications = models.TextField(blank=True, default="", db_default="")
+    specialties = models.TextField(blank=True, default="", db_default="")
     rate_type = models.CharField(max_length=10, choices=RateType, default=RateType.HOURLY)
     rate_amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     is_contractor_1099 = models.BooleanField("1099 contractor", default=False)
@@ -227,13 +230,13 @@ class Location(SoftDeleteModel, AddressFields):
     """A place where cohorts meet."""
 
     name = models.CharField(max_length=255)
-    code = models.CharField(max_length=20, blank=True)
+    code = models.CharField(max_length=20, blank=True, default="", db_default="")
     location_type = models.CharField("type", max_length=20, choices=LocationType, default=LocationType.TRAINING_SITE)
     capacity = models.PositiveIntegerField(null=True, blank=True, help_text="Seats.")
-    contact_name = models.CharField(max_length=100, blank=True)
-    contact_phone = models.CharField(max_length=30, blank=True)
-    contact_email = models.EmailField(blank=True)
-    notes = models.TextField(blank=True)
+    contact_name = models.CharField(max_length=100, blank=True, default="", db_default="")
+    contact_phone = models.CharField(max_length=30, blank=True, default="", db_default="")
+    contact_email = models.EmailField(blank=True, default="", db_default="")
+    notes = models.TextField(blank=True, default="", db_default="")
 
     class Meta(SoftDeleteModel.Meta):
         ordering = ["name", "pk"]
@@ -251,8 +254,8 @@ class Cohort(SoftDeleteModel):
     """One scheduled run of the pre-apprenticeship course."""
 
     name = models.CharField(max_length=100)
-    code = models.CharField(max_length=30, blank=True, help_text="E.g. IP2A-2026-02.")
-    description = models.TextField(blank=True)
+    code = models.CharField(max_length=30, blank=True, default="", db_default="", help_text="E.g. IP2A-2026-02.")
+    description = models.TextField(blank=True, default="", db_default="")
     status = models.CharField(max_length=20, choices=CohortStatus, default=CohortStatus.PLANNED)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
@@ -326,9 +329,9 @@ class ClassSession(OwnedModel):
         Instructor, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
     )
     location = models.ForeignKey(Location, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions")
-    topic = models.CharField(max_length=255, blank=True)
+    topic = models.CharField(max_length=255, blank=True, default="", db_default="")
     is_cancelled = models.BooleanField("cancelled", default=False)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["date", "start_time", "pk"]
@@ -345,8 +348,13 @@ class ClassSession(OwnedModel):
     def __str__(self):
         return f"{self.cohort} — {self.date.isoformat() if self.date else '?'}"
 
+    def save(self, *args, **kwargs):
+        if self.location_id is None and self.cohort_id is not None:
+            self.location_id = self.cohort.location_id  # a session meets where its cohort meets unless told
+        super().save(*args, **kwargs)
 
-class EnrollmentQuerySet(models.QuerySet):
+
+class EnrollmentQuerySet(OwnedQuerySet):
     def open(self):
         return self.filter(status__in=OPEN_ENROLLMENT)
 
@@ -362,7 +370,7 @@ class Enrollment(OwnedModel):
     status_changed_on = models.DateField(default=timezone.localdate)
     completed_on = models.DateField(null=True, blank=True)
     final_grade = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, default="", db_default="")
 
     objects = EnrollmentQuerySet.as_manager()
 
@@ -392,6 +400,20 @@ class Enrollment(OwnedModel):
     def __str__(self):
         return f"{self.student} in {self.cohort}"
 
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):
+        instance = super().from_db(db, field_names, values, **kwargs)
+        instance._loaded_status = instance.__dict__.get("status")
+        return instance
+
+    def save(self, *args, **kwargs):
+        if self.status != getattr(self, "_loaded_status", self.status):
+            self.status_changed_on = timezone.localdate()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "status_changed_on"}
+        super().save(*args, **kwargs)
+        self._loaded_status = self.status
+
 
 @pghistory.track()
 class Attendance(OwnedModel):
@@ -401,7 +423,7 @@ class Attendance(OwnedModel):
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="attendance")
     status = models.CharField(max_length=20, choices=AttendanceStatus, default=AttendanceStatus.PRESENT)
     minutes_late = models.PositiveSmallIntegerField(null=True, blank=True)
-    notes = models.CharField(max_length=255, blank=True)
+    notes = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["session", "pk"]
@@ -431,13 +453,13 @@ class Credential(OwnedModel):
 
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="credentials")
     name = models.CharField(max_length=255)
-    issuing_org = models.CharField("issuing organization", max_length=255, blank=True)
-    certificate_number = models.CharField(max_length=100, blank=True)
+    issuing_org = models.CharField("issuing organization", max_length=255, blank=True, default="", db_default="")
+    certificate_number = models.CharField(max_length=100, blank=True, default="", db_default="")
     issue_date = models.DateField()
     expiration_date = models.DateField(null=True, blank=True, help_text="Leave empty if it does not expire.")
     status = models.CharField(max_length=20, choices=CredentialStatus, default=CredentialStatus.ACTIVE)
     replaces = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="renewals")
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-issue_date", "-pk"]
@@ -470,8 +492,10 @@ class JATCApplication(OwnedModel):
     decision_date = models.DateField(null=True, blank=True)
     interview_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     aptitude_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    trade_preference = models.CharField(max_length=100, blank=True, help_text="E.g. inside wireman.")
-    notes = models.TextField(blank=True)
+    trade_preference = models.CharField(
+        max_length=100, blank=True, default="", db_default="", help_text="E.g. inside wireman."
+    )
+    notes = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-application_date", "-pk"]
