@@ -5,7 +5,7 @@ from unittest import mock
 
 import pytest
 from django.apps import apps
-from django.db import IntegrityError, connection, models
+from django.db import connection, models
 from django.utils import timezone
 
 from attachments.factories import AttachmentFactory
