@@ -112,7 +112,11 @@ def command_run(command: str, *, arguments: dict | None = None, source: str = Au
     finally:
         run.outcome = CommandOutcome.SUCCEEDED if run.exit_code == 0 else CommandOutcome.FAILED
         run.finished_at = timezone.now()
-        run.save(update_fields=["finished_at", "outcome", "exit_code", "summary"])
+        fields = {name: getattr(run, name) for name in ("finished_at", "outcome", "exit_code", "summary")}
+        if not CommandRun.objects.filter(pk=run.pk).update(**fields):
+            # `reset --with-history` emptied the table under us: record the run anew.
+            run.pk = None
+            run.save(force_insert=True)
 
 
 def new_request_id() -> str:

@@ -1,0 +1,68 @@
+"""The shared shape of operator commands (DOMAIN.md §9): a header line, a production policy, a CommandRun
+record with its run id on the history context, and a one-line summary with the time taken."""
+
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.utils import timezone
+
+from audit.history import command_run
+from audit.models import AuditSource
+
+REFUSE, FORCE, ALLOW = "refuse", "force", "allow"
+
+
+def describe_database() -> str:
+    """Which database this process uses, for the header line (no password)."""
+    where = "embedded PostgreSQL, var/pgdata" if settings.EMBEDDED_DATABASE else "DATABASE_URL"
+    return f"{connection.settings_dict['NAME']} ({where})"
+
+
+class OperatorCommand(BaseCommand):
+    """Base class: subclasses set ``production`` (refuse / force / allow) and implement ``run(**options)``,
+    which returns (exit code, summary line, summary dict). Exit codes leave through CommandError."""
+
+    production = REFUSE
+    source = AuditSource.COMMAND
+
+    def add_arguments(self, parser):
+        if self.production == FORCE:
+            parser.add_argument("--force", action="store_true", help="Allow the run when IP2A_ENV=production.")
+
+    def handle(self, *args, **options):
+        name = self.__module__.rsplit(".", 1)[-1]
+        # Machine-readable output (--json) owns stdout; the human lines go to stderr then.
+        self.info = self.stderr if options.get("json") else self.stdout
+        now = timezone.localtime().strftime("%Y-%m-%d %H:%M:%S %Z")
+        self.info.write(f"{name}: environment {settings.IP2A_ENV} · database {describe_database()} · {now}")
+        if settings.PRODUCTION:
+            if self.production == REFUSE:
+                raise CommandError(f"`{name}` is refused when IP2A_ENV=production.", returncode=2)
+            if self.production == FORCE and not options.get("force"):
+                raise CommandError(f"`{name}` needs --force when IP2A_ENV=production.", returncode=2)
+        arguments = {key: _jsonable(value) for key, value in options.items() if key not in IGNORED_OPTIONS}
+        started = time.monotonic()
+        try:
+            with command_run(name, arguments=arguments, source=self.source) as run:
+                self.run_id = run.pk
+                code, line, summary = self.run(**options)
+                run.exit_code = code
+                run.summary = {**summary, "seconds": round(time.monotonic() - started, 3)}
+        except KeyboardInterrupt:
+            raise CommandError("Interrupted; the step in progress was rolled back.", returncode=130) from None
+        line = f"{line} ({time.monotonic() - started:.1f} s, run {run.pk})"
+        if code:
+            raise CommandError(line, returncode=code)
+        self.info.write(line)
+
+    def run(self, **options) -> tuple[int, str, dict]:
+        raise NotImplementedError
+
+
+IGNORED_OPTIONS = {"verbosity", "settings", "pythonpath", "traceback", "no_color", "force_color", "skip_checks"}
+
+
+def _jsonable(value):
+    return value if isinstance(value, str | int | float | bool | type(None) | list | dict) else str(value)
