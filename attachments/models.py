@@ -8,6 +8,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from ip2a.models import LiveManager, SoftDeleteModel, SoftDeleteQuerySet, choice_constraint, constraint_name, not_blank
@@ -133,7 +135,8 @@ class Attachment(SoftDeleteModel):
                 violation_error_message="A file must hold between 1 byte and 50 MB.",
             ),
             models.CheckConstraint(
-                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"),
+                # Length plus "no character outside 0-9a-f": the same rule as ^[0-9a-f]{64}$, far cheaper per row.
+                condition=Q(Exact(Length("sha256"), 64)) & ~Q(sha256__regex=r"[^0-9a-f]"),
                 name=constraint_name("sha256_format"),
                 violation_error_message="The SHA-256 must be 64 lower-case hexadecimal characters.",
             ),

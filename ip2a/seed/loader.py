@@ -1,10 +1,14 @@
 """Writing seed rows fast: ids from each table's sequence, PostgreSQL COPY, sparse attachment files."""
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
-from django.db import connection, models
+import pghistory.trigger
+import pgtrigger
+from django.db import DatabaseError, connection, models, transaction
 
 FILE_MODE = 0o644
 _ZERO_CHUNK = bytes(1 << 20)
@@ -72,6 +76,44 @@ def zero_digests(sizes: Iterable[int]) -> dict[int, str]:
     return digests
 
 
+def history_triggers() -> list[tuple[type[models.Model], str, str]]:
+    """(model, pgtrigger URI, PostgreSQL trigger name) of every pghistory tracking trigger."""
+    return [
+        (model, f"{model._meta.label}:{trigger.name}", trigger.get_pgid(model))
+        for model, trigger in pgtrigger.registered()
+        if isinstance(trigger, pghistory.trigger.Event)
+    ]
+
+
+@contextlib.contextmanager
+def history_triggers_off():
+    """Switch the history tracking triggers (only those) off for the rest of the current transaction.
+
+    Seed data may be loaded without history (DOMAIN.md §6). As the tables' owner, the triggers are disabled
+    with ALTER TABLE and enabled again before the block ends (DDL is transactional, so a failed seed rolls
+    the switch back too); other roles fall back to pgtrigger.ignore, which works for anyone but costs a
+    function call per row. Yields the method used.
+    """
+    triggers = history_triggers()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for model, _, name in triggers:
+                cursor.execute(f'ALTER TABLE "{model._meta.db_table}" DISABLE TRIGGER "{name}"')
+    except DatabaseError:  # not the owner: the per-row switch every role may use
+        with pgtrigger.ignore(*[uri for _, uri, _ in triggers]):
+            with connection.cursor() as cursor:
+                # COPY bypasses Django's cursor wrappers; this statement pins the switch for the transaction.
+                cursor.execute("SET LOCAL application_name = 'ip2a-seed'")
+            yield "pgtrigger.ignore"
+        return
+    yield "disabled"
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # run the deferred FK checks: ALTER waits for none
+        for model, _, name in triggers:
+            cursor.execute(f'ALTER TABLE "{model._meta.db_table}" ENABLE TRIGGER "{name}"')
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
 class SparseFiles:
     """Creates files under a storage folder as sparse files: their apparent size is set, no data is written."""
 
@@ -90,3 +132,23 @@ class SparseFiles:
             os.ftruncate(fd, size)
         finally:
             os.close(fd)
+
+    def create_many(self, files: list[tuple[str, int]], workers: int = 2) -> None:
+        """Create the (name, size) files, one folder's files per thread at a time (creating files is
+        metadata I/O: two threads keep both cores busy without fighting over a folder's lock)."""
+        by_folder: dict[str, list[tuple[str, int]]] = {}
+        for name, size in files:
+            by_folder.setdefault(os.path.dirname(os.path.join(self.root, name)), []).append((name, size))
+        for folder in by_folder:
+            os.makedirs(folder, exist_ok=True)
+            self.folders.add(folder)
+        buckets: list[list[tuple[str, int]]] = [[] for _ in range(workers)]
+        for index, folder in enumerate(sorted(by_folder)):
+            buckets[index % workers].extend(by_folder[folder])
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(self._create_all, bucket) for bucket in buckets]:
+                future.result()
+
+    def _create_all(self, files: list[tuple[str, int]]) -> None:
+        for name, size in files:
+            self.create(name, size)

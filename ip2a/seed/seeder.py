@@ -8,6 +8,7 @@ fast (COPY with ids reserved from each sequence; attachment files are sparse).
 import dataclasses
 import datetime as dt
 import random
+import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -117,6 +118,7 @@ CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "pdf": "application/pd
                  "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}  # fmt: skip
 MAX_FILE, MIN_FILE = 52_428_800, 1024
+SLOTS = 1 << 30  # slot range for targets whose count is known only when their phase has run
 
 
 @dataclasses.dataclass
@@ -136,6 +138,7 @@ class Seeder:
     def __init__(self, volumes: Volumes, *, random_seed: int = 42, as_of: dt.date, files: bool = True):
         self.volumes = volumes
         self.rng = random.Random(random_seed)
+        self.files_rng = random.Random(f"{random_seed}:attachments")  # the file plan's own stream
         # Faker's weighted en_US name tables, drawn with our one generator (deterministic, and far cheaper than
         # a Faker call per name).
         self.first_names = _weighted(PersonProvider.first_names)
@@ -182,6 +185,11 @@ class Seeder:
     def run(self, make_progress) -> list[PhaseResult]:
         """Run every phase; ``make_progress(name, total)`` returns (update, close) callables for a bar."""
         self.number_next = self._member_number_starts()
+        if self.files and self.volumes.attachments:
+            started = time.monotonic()
+            self.attachment_plan = self.plan_attachments()
+            self.start_files()
+            self.results.append(PhaseResult("file plan", len(self.attachment_plan), time.monotonic() - started))
         for name, method, expected in self.phases():
             update, close = make_progress(name, expected)
             started = time.monotonic()
@@ -734,8 +742,55 @@ class Seeder:
         return copy_rows(MemberEmployment, jobs, progress)
 
     # --- attachments --------------------------------------------------------------------------------------
+    def plan_attachments(self) -> list[dict]:
+        """Every attachment's target slot, profile, category, upload time, size and storage name — decided
+        before the database work starts (from a random stream of its own), so the files can be created while
+        the other phases load. Slots become target ids in seed_attachments."""
+        v, rng = self.volumes, self.files_rng
+        expected = {
+            "members.member": v.members,
+            "training.student": v.students,
+            "organizations.organization": v.organizations,
+        }  # other targets' counts are known only later: their slots are fractions of a large range
+        plan = []
+        for label, share in TARGET_SHARES:
+            for _ in range(round(v.attachments * share)):
+                slot = rng.randrange(expected.get(label) or SLOTS)
+                uploaded = self.stamp - dt.timedelta(seconds=rng.randint(0, 10 * 365 * 86400))
+                plan.append(
+                    {"label": label, "slot": slot, "uploaded": uploaded, "slots": expected.get(label) or SLOTS}
+                )
+        while len(plan) < v.attachments:  # rounding: top up with member files
+            plan.append({"label": "members.member", "slot": rng.randrange(max(v.members, 1)), "uploaded": self.stamp,
+                         "slots": max(v.members, 1)})  # fmt: skip
+        plan = plan[: v.attachments]
+        plan.sort(key=lambda f: (f["label"], f["slot"], f["uploaded"]))
+        seen = set()
+        for f in plan:
+            first = (f["label"], f["slot"]) not in seen
+            seen.add((f["label"], f["slot"]))
+            if first and f["label"] in ("members.member", "training.student"):
+                f["profile"], f["category"] = "photo_id", AttachmentCategory.IDENTIFICATION
+            else:
+                mix = PROFILE_MIX[f["label"]]
+                f["profile"] = rng.choices(list(mix), weights=list(mix.values()))[0]
+                if f["label"] == "training.credential":
+                    scan = f["profile"] == "scan"
+                    f["category"] = AttachmentCategory.CERTIFICATE if scan else AttachmentCategory.WALLET_CARD
+                else:
+                    allowed = TARGET_CATEGORIES[f["label"]]
+                    f["category"] = rng.choice([c for c in allowed if c != AttachmentCategory.IDENTIFICATION])
+            low, high, extensions = PROFILES[f["profile"]]
+            f["nominal"] = rng.randint(low, high)
+            f["ext"] = rng.choice(extensions)
+        factor = v.attachment_bytes / max(sum(f["nominal"] for f in plan), 1)
+        for f in plan:
+            f["size"] = min(MAX_FILE, max(MIN_FILE, round(f["nominal"] * factor)))
+            model = f["label"].split(".")[1]
+            f["name"] = f"{model}/{f['uploaded']:%Y/%m}/{rng.getrandbits(128):032x}.{f['ext']}"
+        return plan
+
     def seed_attachments(self, progress) -> int:
-        v = self.volumes
         pools = {
             "members.member": [m["id"] for m in self.members],
             "members.memberemployment": self.employment_ids,
@@ -744,76 +799,50 @@ class Seeder:
             "training.enrollment": [e["id"] for e in self.enrollments],
             "organizations.organization": self.organization_ids,
         }
-        shares = [(label, share) for label, share in TARGET_SHARES if pools[label]]
-        total_share = sum(share for _, share in shares)
-        plan = []  # (label, target id, upload time)
-        for label, share in shares:
-            count = round(v.attachments * share / total_share)
-            for _ in range(count):
-                uploaded = self.stamp - dt.timedelta(seconds=self.rng.randint(0, 10 * 365 * 86400))
-                plan.append((label, self.rng.choice(pools[label]), uploaded))
-        plan = plan[: v.attachments]
-        while len(plan) < v.attachments:  # rounding: top up with member files
-            label = shares[0][0]
-            plan.append((label, self.rng.choice(pools[label]), self.stamp))
-        plan.sort(key=lambda item: (item[0], item[1], item[2]))
-
-        files, seen = [], set()
-        for label, target_id, uploaded in plan:
-            first = (label, target_id) not in seen
-            seen.add((label, target_id))
-            if first and label in ("members.member", "training.student"):
-                profile, category = "photo_id", AttachmentCategory.IDENTIFICATION
-            else:
-                profile = self.pick(PROFILE_MIX[label])
-                if label == "training.credential":
-                    category = AttachmentCategory.CERTIFICATE if profile == "scan" else AttachmentCategory.WALLET_CARD
-                else:
-                    category = self.rng.choice(
-                        [c for c in TARGET_CATEGORIES[label] if c != AttachmentCategory.IDENTIFICATION]
-                    )
-            low, high, extensions = PROFILES[profile]
-            files.append(
-                {
-                    "label": label,
-                    "target_id": target_id,
-                    "uploaded": uploaded,
-                    "profile": profile,
-                    "category": category,
-                    "nominal": self.rng.randint(low, high),
-                    "ext": self.rng.choice(extensions),
-                }
-            )
-        factor = v.attachment_bytes / sum(f["nominal"] for f in files)
         content_types = {
             label: ContentType.objects.get_by_natural_key(*label.split(".")).pk for label in TARGET_CATEGORIES
         }
-        storage = storages["attachments"]
-        sparse = SparseFiles(storage.location)
+        plan = [f for f in self.attachment_plan if pools[f["label"]]]
+        digests = zero_digests(f["size"] for f in plan)
         rows = []
-        for index, (f, pk) in enumerate(zip(files, allocate_ids(Attachment, len(files)), strict=True)):
-            size = min(MAX_FILE, max(MIN_FILE, round(f["nominal"] * factor)))
-            model = f["label"].split(".")[1]
-            name = f"{model}/{f['uploaded']:%Y/%m}/{self.rng.getrandbits(128):032x}.{f['ext']}"
+        for index, (f, pk) in enumerate(zip(plan, allocate_ids(Attachment, len(plan)), strict=True)):
+            pool = pools[f["label"]]
             rows.append(
                 {
                     "id": pk,
                     "target_type_id": content_types[f["label"]],
-                    "target_id": f["target_id"],
-                    "file": name,
+                    "target_id": pool[f["slot"] * len(pool) // f["slots"]],
+                    "file": f["name"],
                     "original_name": f"{f['profile'].replace('_', '-')}-{index + 1:06d}.{f['ext']}",
                     "content_type": CONTENT_TYPES[f["ext"]],
-                    "size": size,
+                    "size": f["size"],
+                    "sha256": digests[f["size"]],
                     "category": f["category"],
                     "created_at": f["uploaded"],
                     "updated_at": f["uploaded"],
                 }
             )
-        digests = zero_digests(row["size"] for row in rows)
-        for row in rows:
-            row["sha256"] = digests[row["size"]]
-            sparse.create(row["file"], row["size"])
+        # Rows only once every file exists: a file that could not be created fails the seed (and its rows).
+        self.file_maker.join()
+        if self.file_error is not None:
+            raise self.file_error
         return copy_rows(Attachment, rows, progress)
+
+    def start_files(self) -> None:
+        """Create the planned files in a background thread: it is kernel work, which overlaps the database
+        phases instead of adding to them."""
+        sparse = SparseFiles(storages["attachments"].location)
+        files = [(f["name"], f["size"]) for f in self.attachment_plan]
+        self.file_error = None
+
+        def make():
+            try:
+                sparse.create_many(files)
+            except BaseException as exc:  # reported by seed_attachments
+                self.file_error = exc
+
+        self.file_maker = threading.Thread(target=make, name="seed-files", daemon=True)
+        self.file_maker.start()
 
     # --- converted graduates ------------------------------------------------------------------------------
     def seed_conversions(self, progress) -> int:

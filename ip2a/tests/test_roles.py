@@ -75,3 +75,29 @@ def test_role_permissions_reports_names_not_available_yet():
     granted, missing = role_permissions("read_only")
 
     assert {f"{p.content_type.app_label}.{p.codename}" for p in granted} | set(missing) == ROLES["read_only"]
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_every_permission_the_role_table_names_exists(role):
+    _, missing = role_permissions(role)
+
+    assert missing == []
+
+
+def test_custom_permissions_of_domain_md_exist():
+    custom = {
+        "members.convert_student",
+        "members.export_member",
+        "organizations.change_salting",
+        "organizations.export_organization",
+        "training.export_student",
+        "training.take_attendance",
+        "attachments.download_attachment",
+        "audit.view_history",
+        "audit.view_global_log",
+        "audit.export_history",
+        "audit.view_accesslog",
+    }
+    existing = {f"{p.content_type.app_label}.{p.codename}" for p in Permission.objects.select_related("content_type")}
+
+    assert custom <= existing

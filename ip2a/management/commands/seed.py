@@ -1,30 +1,23 @@
 import datetime as dt
 import sys
+import time
 
-import pghistory.trigger
-import pgtrigger
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
 from audit.models import AuditSource
 from ip2a.commands import REFUSE, OperatorCommand
 from ip2a.reset import empty_attachments_storage, truncate
-from ip2a.seed.seeder import Seeder
+from ip2a.seed.loader import history_triggers_off
+from ip2a.seed.seeder import PhaseResult, Seeder
 from ip2a.seed.volumes import COUNT_OPTIONS, NORMAL, QUICK, STRESS, volumes_for
 from members.models import Member
 from organizations.models import Organization
 from training.models import Student
 
-
-def history_trigger_uris() -> list[str]:
-    """Every pghistory tracking trigger, as pgtrigger URIs ("app.Model:trigger")."""
-    return [
-        f"{model._meta.label}:{trigger.name}"
-        for model, trigger in pgtrigger.registered()
-        if isinstance(trigger, pghistory.trigger.Event)
-    ]
+NOT_ROWS = {"truncate", "file plan", "analyze", "checks and commit"}  # counts of tables or files, not rows
 
 
 class Command(OperatorCommand):
@@ -70,24 +63,26 @@ class Command(OperatorCommand):
             f"Seeding {mode} data (seed {options['random_seed']}, as of {as_of.isoformat()}"
             f"{', history recorded' if options['record_history'] else ''})."
         )
+        results = []
         with transaction.atomic():
             if not options["no_truncate"]:
+                started = time.monotonic()
                 emptied, missing = truncate()
                 for table in missing:
                     self.stderr.write(self.style.WARNING(f"Table {table} does not exist; skipped."))
-                empty_attachments_storage()
+                files = empty_attachments_storage()
+                results.append(PhaseResult("truncate", len(emptied) + files, time.monotonic() - started))
             if options["record_history"]:
-                results = seeder.run(self.progress_bar)
+                results += seeder.run(self.progress_bar)
+                started = time.monotonic()
             else:
-                # Seed data may be loaded without history (DOMAIN.md §6): only the tracking triggers are off.
-                with pgtrigger.ignore(*history_trigger_uris()):
-                    with connection.cursor() as cursor:
-                        # COPY bypasses Django's cursor wrappers; this statement pins the ignore switch for the
-                        # rest of the transaction.
-                        cursor.execute("SET LOCAL application_name = 'ip2a-seed'")
-                    results = seeder.run(self.progress_bar)
+                with history_triggers_off() as how:
+                    self.stdout.write(f"History tracking off during the load ({how}).")
+                    results += seeder.run(self.progress_bar)
+                    started = time.monotonic()  # from here: triggers back on, deferred checks, commit
+        results.append(PhaseResult("checks and commit", 0, time.monotonic() - started))
         self.print_table(results)
-        rows = sum(result.rows for result in results if result.name != "analyze")
+        rows = sum(result.rows for result in results if result.name not in NOT_ROWS)
         seconds = sum(result.seconds for result in results)
         summary = {
             "mode": mode,
@@ -110,7 +105,7 @@ class Command(OperatorCommand):
         self.stdout.write(f"{'phase':22}{'rows':>12}{'seconds':>10}{'rows/s':>12}")
         for result in results:
             self.stdout.write(f"{result.name:22}{result.rows:>12,}{result.seconds:>10.2f}{result.rate:>12,.0f}")
-        total_rows = sum(r.rows for r in results if r.name != "analyze")
+        total_rows = sum(r.rows for r in results if r.name not in NOT_ROWS)
         total_seconds = sum(r.seconds for r in results)
         rate = total_rows / total_seconds if total_seconds else 0
         self.stdout.write(f"{'total':22}{total_rows:>12,}{total_seconds:>10.2f}{rate:>12,.0f}")
