@@ -3,16 +3,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from attachments.factories import PDF_BYTES
 from attachments.forms import AttachmentUploadForm
-from attachments.models import Attachment, attachments_storage
+from attachments.models import Attachment
 from organizations.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _file_field_storage(attachments_dir, monkeypatch):
-    # Attachment.file took its storage when the model loaded, before attachments_dir changed the setting.
-    monkeypatch.setattr(Attachment._meta.get_field("file"), "storage", attachments_storage())
 
 
 def upload_form(target, name="contract.pdf", content=PDF_BYTES, category="contracts", user=None):

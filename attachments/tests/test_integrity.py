@@ -24,12 +24,6 @@ CHECK_IDS = [f"FIL-00{n}" for n in range(1, 9)]
 C = AttachmentCategory
 
 
-@pytest.fixture(autouse=True)
-def _file_field_storage(attachments_dir, monkeypatch):
-    # Attachment.file took its storage when the model loaded, before attachments_dir changed the setting.
-    monkeypatch.setattr(Attachment._meta.get_field("file"), "storage", attachments_storage())
-
-
 def check(check_id, verify_checksums=False):
     return run_check(CHECKS[check_id], CheckContext(today=TODAY, verify_checksums=verify_checksums))
 

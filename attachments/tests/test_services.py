@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploaded
 from django.db import IntegrityError
 
 from attachments.factories import PDF_BYTES, AttachmentFactory
-from attachments.models import MAX_SIZE, Attachment, attachments_storage
+from attachments.models import MAX_SIZE, Attachment
 from attachments.services import (
     attachment_can_download,
     attachment_can_view,
@@ -24,12 +24,6 @@ from training.factories import CohortFactory, CohortInstructorFactory, Credentia
 pytestmark = pytest.mark.django_db
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
-
-
-@pytest.fixture(autouse=True)
-def _file_field_storage(attachments_dir, monkeypatch):
-    # Attachment.file took its storage when the model loaded, before attachments_dir changed the setting.
-    monkeypatch.setattr(Attachment._meta.get_field("file"), "storage", attachments_storage())
 
 
 def upload(name="scan.pdf", content=PDF_BYTES, content_type="application/pdf"):

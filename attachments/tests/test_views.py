@@ -5,18 +5,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from attachments.factories import PDF_BYTES, AttachmentFactory
-from attachments.models import Attachment, attachments_storage
+from attachments.models import Attachment
 from audit.models import AccessLog
 from organizations.factories import OrganizationFactory
 from training.factories import CohortInstructorFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _file_field_storage(attachments_dir, monkeypatch):
-    # Attachment.file took its storage when the model loaded, before attachments_dir changed the setting.
-    monkeypatch.setattr(Attachment._meta.get_field("file"), "storage", attachments_storage())
 
 
 def download_url(attachment):

@@ -7,6 +7,7 @@ fast (COPY with ids reserved from each sequence; attachment files are sparse).
 
 import dataclasses
 import datetime as dt
+import itertools
 import random
 import threading
 import time
@@ -119,6 +120,7 @@ CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "pdf": "application/pd
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}  # fmt: skip
 MAX_FILE, MIN_FILE = 52_428_800, 1024
 SLOTS = 1 << 30  # slot range for targets whose count is known only when their phase has run
+TEN_YEARS = 10 * 365 * 86400
 
 
 @dataclasses.dataclass
@@ -747,47 +749,58 @@ class Seeder:
         before the database work starts (from a random stream of its own), so the files can be created while
         the other phases load. Slots become target ids in seed_attachments."""
         v, rng = self.volumes, self.files_rng
+        random_, base = rng.random, self.stamp.timestamp()
         expected = {
             "members.member": v.members,
             "training.student": v.students,
             "organizations.organization": v.organizations,
         }  # other targets' counts are known only later: their slots are fractions of a large range
-        plan = []
+        drawn = []  # (label, slots, slot, seconds before the as-of stamp)
         for label, share in TARGET_SHARES:
-            for _ in range(round(v.attachments * share)):
-                slot = rng.randrange(expected.get(label) or SLOTS)
-                uploaded = self.stamp - dt.timedelta(seconds=rng.randint(0, 10 * 365 * 86400))
-                plan.append(
-                    {"label": label, "slot": slot, "uploaded": uploaded, "slots": expected.get(label) or SLOTS}
-                )
-        while len(plan) < v.attachments:  # rounding: top up with member files
-            plan.append({"label": "members.member", "slot": rng.randrange(max(v.members, 1)), "uploaded": self.stamp,
-                         "slots": max(v.members, 1)})  # fmt: skip
-        plan = plan[: v.attachments]
-        plan.sort(key=lambda f: (f["label"], f["slot"], f["uploaded"]))
-        seen = set()
-        for f in plan:
-            first = (f["label"], f["slot"]) not in seen
-            seen.add((f["label"], f["slot"]))
-            if first and f["label"] in ("members.member", "training.student"):
-                f["profile"], f["category"] = "photo_id", AttachmentCategory.IDENTIFICATION
+            slots = expected.get(label) or SLOTS
+            count = round(v.attachments * share)
+            drawn += [(label, slots, int(random_() * slots), int(random_() * TEN_YEARS)) for _ in range(count)]
+        members = max(v.members, 1)
+        drawn += [("members.member", members, int(random_() * members), 0) for _ in range(v.attachments - len(drawn))]
+        drawn = sorted(drawn[: v.attachments], key=lambda d: (d[0], d[2], -d[3]))  # each target's oldest first
+
+        mixes = {label: (list(mix), list(itertools.accumulate(mix.values()))) for label, mix in PROFILE_MIX.items()}
+        others = {
+            label: [c for c in allowed if c != AttachmentCategory.IDENTIFICATION]
+            for label, allowed in TARGET_CATEGORIES.items()
+        }
+        plan, previous = [], None
+        for label, slots, slot, ago in drawn:
+            if (label, slot) != previous and label in ("members.member", "training.student"):
+                profile, category = "photo_id", AttachmentCategory.IDENTIFICATION
             else:
-                mix = PROFILE_MIX[f["label"]]
-                f["profile"] = rng.choices(list(mix), weights=list(mix.values()))[0]
-                if f["label"] == "training.credential":
-                    scan = f["profile"] == "scan"
-                    f["category"] = AttachmentCategory.CERTIFICATE if scan else AttachmentCategory.WALLET_CARD
+                names, cumulative = mixes[label]
+                profile = rng.choices(names, cum_weights=cumulative)[0]
+                if label == "training.credential":
+                    scan = profile == "scan"
+                    category = AttachmentCategory.CERTIFICATE if scan else AttachmentCategory.WALLET_CARD
                 else:
-                    allowed = TARGET_CATEGORIES[f["label"]]
-                    f["category"] = rng.choice([c for c in allowed if c != AttachmentCategory.IDENTIFICATION])
-            low, high, extensions = PROFILES[f["profile"]]
-            f["nominal"] = rng.randint(low, high)
-            f["ext"] = rng.choice(extensions)
+                    category = rng.choice(others[label])
+            previous = (label, slot)
+            low, high, extensions = PROFILES[profile]
+            plan.append(
+                {
+                    "label": label,
+                    "slots": slots,
+                    "slot": slot,
+                    "ago": ago,
+                    "profile": profile,
+                    "category": category,
+                    "nominal": low + int(random_() * (high - low)),
+                    "ext": extensions[0] if len(extensions) == 1 else rng.choice(extensions),
+                }
+            )
         factor = v.attachment_bytes / max(sum(f["nominal"] for f in plan), 1)
         for f in plan:
             f["size"] = min(MAX_FILE, max(MIN_FILE, round(f["nominal"] * factor)))
+            f["uploaded"] = uploaded = dt.datetime.fromtimestamp(base - f["ago"], tz=dt.UTC)
             model = f["label"].split(".")[1]
-            f["name"] = f"{model}/{f['uploaded']:%Y/%m}/{rng.getrandbits(128):032x}.{f['ext']}"
+            f["name"] = f"{model}/{uploaded.year}/{uploaded.month:02d}/{rng.getrandbits(128):032x}.{f['ext']}"
         return plan
 
     def seed_attachments(self, progress) -> int:
