@@ -62,6 +62,9 @@ for _proxy in TRUSTED_PROXIES:
 
 # --- Applications ----------------------------------------------------------------------------------------
 INSTALLED_APPS = [
+    # First: its createsuperuser / changepassword / shell commands record history context, and for commands
+    # of the same name Django takes the app listed earliest.
+    "audit",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -78,7 +81,6 @@ INSTALLED_APPS = [
     "organizations",
     "members",
     "training",
-    "audit",
     "attachments",
     # Last, so its post_migrate handler (role sync) runs after every app's permissions exist.
     "ip2a",

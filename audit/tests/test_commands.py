@@ -107,3 +107,15 @@ def test_shell_command_records_source_shell():
         "reason": "",
         "command": "shell",
     }
+
+
+def test_createsuperuser_is_recorded_with_the_command_context():
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    from audit.models import UserEvent
+
+    call_command("createsuperuser", "--noinput", "--username", "root", "--email", "root@example.org", verbosity=0)
+
+    event = UserEvent.objects.get(pgh_obj_id=User.objects.get(username="root").pk, pgh_label="insert")
+    assert (event.pgh_context["source"], event.pgh_context["command"]) == ("command", "createsuperuser")

@@ -67,8 +67,9 @@ def test_sync_roles_command_reports_each_role(capsys):
     call_command("sync_roles")
 
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines[:6]] == list(ROLE_NAMES)
-    assert lines[6] == "6 roles in sync; is_staff follows the admin role."
+    assert lines[0].startswith("sync_roles: environment ")
+    assert [line.split()[0] for line in lines[1:7]] == list(ROLE_NAMES)
+    assert lines[7].startswith("6 roles in sync; is_staff follows the admin role (")
 
 
 def test_role_permissions_reports_names_not_available_yet():
