@@ -9,8 +9,6 @@
 - ``EstimatedCountPaginator``: big changelists never COUNT(*) a whole table.
 """
 
-import json
-
 import pghistory
 from django import forms
 from django.contrib import admin, messages
@@ -18,19 +16,17 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
 from django.contrib.admin.utils import model_ngettext, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.db import IntegrityError, connections, transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.functional import cached_property
 from import_export.admin import ExportMixin, ImportExportModelAdmin
 from pghistory.admin import EventModelAdmin
 from pghistory.admin.core import BackFilter, LabelFilter, ObjFilter
 
 from audit.access import log_access
 from audit.models import AccessAction, AuditSource
+from ip2a.pagination import EstimatedCountPaginator
 
 admin.site.site_header = "IP2A administration"
 admin.site.site_title = "IP2A administration"
@@ -38,37 +34,6 @@ admin.site.index_title = "Site administration"
 
 # At most this many rows are named on a confirmation page (the count covers the rest).
 CONFIRMATION_MAX_LISTED = 50
-
-
-def planner_row_estimate(queryset: QuerySet) -> int:
-    """Return PostgreSQL's estimate of how many rows ``queryset`` returns (EXPLAIN; no row is read)."""
-    sql, params = queryset.order_by().query.get_compiler(using=queryset.db).as_sql()
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
-
-
-class EstimatedCountPaginator(Paginator):
-    """A paginator for large tables: exact counts for results under ``exact_below`` rows, PostgreSQL's
-    planner estimate above, so a changelist never counts a whole large table (the last page may be short)."""
-
-    exact_below = 20_000
-
-    @cached_property
-    def count(self):
-        """The exact count of a small result, the planner's estimate of a large one."""
-        queryset = self.object_list
-        if not isinstance(queryset, QuerySet):
-            return super().count
-        # One row past the limit tells small results (cheap to count) from large ones.
-        probe = queryset.order_by().values_list("pk", flat=True)[self.exact_below : self.exact_below + 1]
-        if not list(probe):
-            return super().count
-        estimate = planner_row_estimate(queryset)
-        return estimate if estimate > self.exact_below else super().count
 
 
 class LargeTableMixin:

@@ -1,21 +1,271 @@
-"""Project-level views: the dashboard and the health probes. Shared list/detail/form machinery joins
-this module with the portal pages."""
+"""Project-level views and the shared machinery every app's pages are declared with.
 
+- ``FilteredListView``: one model's list — filtered, searched and sorted by its FilterSet, paginated without
+  counting a whole large table, refreshed by htmx (the template's "table" partial), and exported (CSV/XLSX)
+  exactly as filtered, through the app's resource, into the access log.
+- ``ObjectDetailView``: a record's page; views of personal data are access-logged.
+- ``ObjectCreateView`` / ``ObjectUpdateView``: ModelForm pages saved in one transaction, with the database's
+  refusals shown as form errors and an optional or required reason kept in the history.
+- ``SoftDeleteView`` / ``RestoreView``: confirmation pages asking for the reason.
+- ``DashboardView`` and the ``healthz`` / ``readyz`` probes.
+"""
+
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.contrib.auth.models import Group
-from django.db import DatabaseError, connections
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count
-from django.http import JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django.views.generic import TemplateView
+from django.views.generic import CreateView, DetailView, FormView, TemplateView, UpdateView
+from django_filters.views import FilterView
 
+from audit.access import log_access
+from audit.history import history_reason
+from ip2a.forms import ReasonForm, integrity_error_message
+from ip2a.pagination import EstimatedCountPaginator
 from ip2a.roles import ROLE_LABELS, ROLE_NAMES
+
+EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def model_permission(model, action: str) -> str:
+    """``"<app_label>.<action>_<model>"`` for a model class."""
+    return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+
+
+class FilteredListView(PermissionRequiredMixin, FilterView):
+    """One model's list: filtered by its FilterSet, paginated, refreshable by htmx, exportable."""
+
+    paginate_by = 50
+    paginator_class = EstimatedCountPaginator
+    template_name_suffix = "_list"  # FilterView's default is "_filter"
+    resource_class = None  # a ModelResource; setting it allows ?export=csv and ?export=xlsx
+    export_permission = None  # e.g. "members.export_member"
+
+    def export_format(self):
+        """Return the export format asked for (None for an HTML response); 403 without the export permission."""
+        fmt = self.request.GET.get("export")
+        if not fmt or not self.resource_class:
+            return None
+        if fmt not in EXPORT_TYPES:
+            return None
+        if not self.can_export():
+            raise PermissionDenied("Your role may not export this list.")
+        return fmt
+
+    def can_export(self) -> bool:
+        return bool(
+            self.resource_class and self.export_permission and self.request.user.has_perm(self.export_permission)
+        )
+
+    def get_paginate_by(self, queryset):
+        """Paginate HTML only: an export holds every filtered row."""
+        return None if self.export_format() else self.paginate_by
+
+    def get_template_names(self):
+        """Use the template's "table" partial when htmx refreshes the results."""
+        names = super().get_template_names()
+        if self.request.htmx and not self.request.htmx.history_restore_request:
+            return [f"{name}#table" for name in names]
+        return names
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        if self.filterset.is_bound and not self.filterset.is_valid():
+            response.status_code = 400  # malformed filter values: say so, never show "no rows" as if valid
+        return response
+
+    def get_context_data(self, **kwargs):
+        """Add the export formats the user may use and the filter querystring without the page number."""
+        context = super().get_context_data(**kwargs)
+        context["export_formats"] = list(EXPORT_TYPES) if self.can_export() else []
+        context["model_meta"] = self.filterset_class._meta.model._meta
+        return context
+
+    def render_to_response(self, context, **response_kwargs):
+        """Return the export file (logged), or the page or its partial."""
+        if fmt := self.export_format():
+            queryset = self.object_list
+            dataset = self.resource_class().export(queryset=queryset)
+            log_access(self.request, action="export", queryset=queryset, rows=len(dataset))
+            filename = f"{queryset.model._meta.model_name}-list.{fmt}"
+            headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+            body = dataset.export(fmt)
+            return HttpResponse(body, content_type=EXPORT_TYPES[fmt], headers=headers)
+        response = super().render_to_response(context, **response_kwargs)
+        patch_vary_headers(response, ["HX-Request"])  # one URL, two different bodies
+        return response
+
+
+class ObjectDetailView(PermissionRequiredMixin, DetailView):
+    """A record's page. Soft-deleted records are shown (with a banner) only to users who may restore them;
+    views of personal data are written to the access log."""
+
+    def get_queryset(self):
+        model = self.model or self.queryset.model
+        manager = getattr(model, "all_objects", None)
+        if manager is not None and self.request.user.has_perm(model_permission(model, "delete")):
+            return manager.all()
+        return super().get_queryset()
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        log_access(request, action="view", obj=self.object)
+        return response
+
+
+class SaveInTransactionMixin:
+    """Save the form in one transaction; a refusal by the database becomes a form error (status 400)."""
+
+    reason_required = False  # True: the form must carry a reason for the history
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        if "reason" not in form.fields:
+            form.fields["reason"] = forms.CharField(
+                max_length=500,
+                required=self.reason_required,
+                label="Reason for this change",
+                widget=forms.Textarea(attrs={"rows": 2}),
+                help_text="Kept in the record's history." + ("" if self.reason_required else " Optional."),
+            )
+        return form
+
+    def form_valid(self, form):
+        reason = form.cleaned_data.get("reason", "")
+        try:
+            with transaction.atomic(), history_reason(reason):
+                self.object = self.save_form(form)
+        except IntegrityError as exc:
+            form.add_error(None, integrity_error_message(exc))
+            return self.form_invalid(form)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, self.success_message())
+        return HttpResponseRedirect(self.get_success_url())
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
+
+    def save_form(self, form):
+        """Write the form (the default: ModelForm.save()); services override this."""
+        return form.save()
+
+    def success_message(self) -> str:
+        return f"Saved {self.object._meta.verbose_name} “{self.object}”."
+
+
+class ObjectCreateView(PermissionRequiredMixin, SaveInTransactionMixin, CreateView):
+    """Create a record through its ModelForm (template: generic/object_form.html unless the app has one)."""
+
+    template_name = "generic/object_form.html"
+
+
+class ObjectUpdateView(PermissionRequiredMixin, SaveInTransactionMixin, UpdateView):
+    """Edit a live record through its ModelForm."""
+
+    template_name = "generic/object_form.html"
+
+
+class ObjectActionView(PermissionRequiredMixin, FormView):
+    """A confirmation page for one record (delete, restore…) asking for a reason; ``act(obj, reason)`` does it."""
+
+    template_name = "generic/object_confirm.html"
+    form_class = ReasonForm
+    model = None
+    queryset = None
+    action_label = ""
+    button_class = "primary"
+
+    def get_object(self):
+        manager = self.queryset if self.queryset is not None else self.model.all_objects
+        return get_object_or_404(manager, pk=self.kwargs["pk"])
+
+    def dispatch(self, request, *args, **kwargs):
+        if not self.has_permission():
+            return self.handle_no_permission()
+        self.object = self.get_object()
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            object=self.object, action_label=self.action_label, button_class=self.button_class, **kwargs
+        )
+
+    def form_valid(self, form):
+        try:
+            with transaction.atomic():
+                self.act(self.object, form.cleaned_data["reason"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            response = self.form_invalid(form)
+            response.status_code = 400
+            return response
+        messages.success(self.request, self.success_message())
+        return HttpResponseRedirect(self.get_success_url())
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
+
+    def act(self, obj, reason: str) -> None:
+        raise NotImplementedError
+
+    def success_message(self) -> str:
+        return f"{self.action_label}: {self.object}."
+
+    def get_success_url(self):
+        return self.object.get_absolute_url()
+
+
+class SoftDeleteView(ObjectActionView):
+    """Soft-delete a live record with a reason (the model's delete permission)."""
+
+    action_label = "Delete"
+    button_class = "danger"
+
+    def get_object(self):
+        return get_object_or_404(self.model.objects, pk=self.kwargs["pk"])
+
+    def act(self, obj, reason):
+        obj.soft_delete(reason=reason)
+
+    def success_message(self):
+        return f"Deleted {self.object._meta.verbose_name} “{self.object}”. It can be restored."
+
+
+class RestoreView(ObjectActionView):
+    """Bring a soft-deleted record back, with a reason (the model's delete permission)."""
+
+    action_label = "Restore"
+
+    def get_object(self):
+        return get_object_or_404(self.model.all_objects.filter(deleted_at__isnull=False), pk=self.kwargs["pk"])
+
+    def act(self, obj, reason):
+        obj.restore(reason=reason)
+
+    def success_message(self):
+        return f"Restored {self.object._meta.verbose_name} “{self.object}”."
 
 
 class DashboardView(TemplateView):
-    """The start page: real counts from the database (users per role until the domain arrives)."""
+    """The start page: real counts from the database (users per role until the domain panels arrive)."""
 
     template_name = "dashboard.html"
 

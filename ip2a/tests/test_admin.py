@@ -13,7 +13,8 @@ from django.urls import reverse
 from import_export.formats.base_formats import CSV
 
 from audit.models import AccessAction, AccessLog
-from ip2a.admin import EstimatedCountPaginator, SoftDeleteAdmin
+from ip2a.admin import SoftDeleteAdmin
+from ip2a.pagination import EstimatedCountPaginator
 from members.factories import MemberFactory
 from members.models import Member
 
