@@ -2,12 +2,12 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 import members.integrity  # noqa: F401  (registers the checks)
 from attachments.factories import AttachmentFactory
 from attachments.models import Attachment
 from ip2a.integrity import CHECKS, CheckContext, apply_repairs, run_check
+from ip2a.tests.database_rules import drop_rule, execute, last_event
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberEmployment, MemberStatus
 from organizations.factories import EmployerFactory
@@ -26,36 +26,6 @@ D = datetime.date
 
 def check(check_id, today=TODAY):
     return run_check(CHECKS[check_id], CheckContext(today=today))
-
-
-def execute(sql, params=(), *, replica=False):
-    """Run raw SQL; with replica, foreign-key and history triggers are off for that statement only."""
-    with connection.cursor() as cursor:
-        if replica:
-            cursor.execute("SET session_replication_role = replica")
-        try:
-            cursor.execute(sql, params)
-        finally:
-            if replica:
-                cursor.execute("SET session_replication_role = origin")
-
-
-def drop_rule(model, rule):
-    """Drop a named constraint (or partial unique index); the test's transaction rolls the DDL back."""
-    name = f"{model._meta.app_label}_{model._meta.model_name}_{rule}"
-    with connection.cursor() as cursor:
-        # Run the deferred foreign-key checks of earlier inserts now: ALTER TABLE refuses pending ones.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        cursor.execute("SELECT 1 FROM pg_constraint WHERE conname = %s", [name])
-        if cursor.fetchone():
-            cursor.execute(f"ALTER TABLE {model._meta.db_table} DROP CONSTRAINT {name}")
-        else:
-            cursor.execute(f"DROP INDEX {name}")
-
-
-def last_event(model, pk):
-    return model.pgh_event_model.objects.filter(pgh_obj_id=pk).order_by("pgh_id").last()
 
 
 def repair_context(event):

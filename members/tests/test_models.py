@@ -1,14 +1,20 @@
 """The members data layer holds DOMAIN.md §4.2: every [DB] rule is enforced by PostgreSQL and shown by forms."""
 
 import datetime
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, models, transaction
+from django.db import models
 from django.forms import modelform_factory
 
+from ip2a.tests.database_rules import (
+    constraint,
+    constraint_messages,
+    form_messages,
+    index_definition,
+    message,
+    violates,
+)
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberEmployment, MemberStatus
 from organizations.factories import EmployerFactory
@@ -17,45 +23,6 @@ pytestmark = pytest.mark.django_db
 
 MODELS = [Member, MemberEmployment]
 START = datetime.date(2020, 1, 6)
-
-
-@contextmanager
-def violates(constraint_name):
-    """Expect the write inside the block to be rejected by exactly this database constraint."""
-    with pytest.raises(IntegrityError) as excinfo, transaction.atomic():
-        yield
-    assert excinfo.value.__cause__.diag.constraint_name == constraint_name
-
-
-def constraint(model, rule):
-    name = f"{model._meta.app_label}_{model._meta.model_name}_{rule}"
-    [found] = [c for c in model._meta.constraints if c.name == name]
-    return found
-
-
-def message(model, rule):
-    return constraint(model, rule).violation_error_message
-
-
-def form_messages(model, fields, data):
-    form = modelform_factory(model, fields=fields)(data=data)
-    assert not form.is_valid()
-    return [text for texts in form.errors.values() for text in texts]
-
-
-def constraint_messages(instance, *, full_clean=True):
-    try:
-        instance.full_clean() if full_clean else instance.validate_constraints()
-    except ValidationError as exc:
-        return exc.messages
-    return []
-
-
-def index_definition(name):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [name])
-        [(definition,)] = cursor.fetchall()
-    return definition
 
 
 MEMBER_FIELDS = ["member_number", "first_name", "last_name", "status", "classification"]

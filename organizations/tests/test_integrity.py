@@ -1,11 +1,11 @@
 import datetime
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 import organizations.integrity  # noqa: F401  (registers the checks)
 from ip2a.integrity import CHECKS, CheckContext, apply_repairs, run_check
+from ip2a.tests.database_rules import drop_rule, execute, last_event
 from organizations.factories import EmployerFactory, OrganizationContactFactory, OrganizationFactory
 from organizations.models import Organization, OrganizationContact, OrganizationType
 
@@ -18,36 +18,6 @@ CHECK_IDS = ["ORG-001", "ORG-002", "ORG-003", "ORG-004", "ORG-005", "CON-001", "
 
 def check(check_id):
     return run_check(CHECKS[check_id], CheckContext(today=TODAY))
-
-
-def execute(sql, params=(), *, replica=False):
-    """Run raw SQL; with replica, foreign-key and history triggers are off for that statement only."""
-    with connection.cursor() as cursor:
-        if replica:
-            cursor.execute("SET session_replication_role = replica")
-        try:
-            cursor.execute(sql, params)
-        finally:
-            if replica:
-                cursor.execute("SET session_replication_role = origin")
-
-
-def drop_rule(model, rule):
-    """Drop a named constraint (or partial unique index); the test's transaction rolls the DDL back."""
-    name = f"{model._meta.app_label}_{model._meta.model_name}_{rule}"
-    with connection.cursor() as cursor:
-        # Run the deferred foreign-key checks of earlier inserts now: ALTER TABLE refuses pending ones.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        cursor.execute("SELECT 1 FROM pg_constraint WHERE conname = %s", [name])
-        if cursor.fetchone():
-            cursor.execute(f"ALTER TABLE {model._meta.db_table} DROP CONSTRAINT {name}")
-        else:
-            cursor.execute(f"DROP INDEX {name}")
-
-
-def last_event(model, pk):
-    return model.pgh_event_model.objects.filter(pgh_obj_id=pk).order_by("pgh_id").last()
 
 
 def repair_context(event):
