@@ -1,14 +1,17 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from attachments.models import TARGET_CATEGORIES, Attachment, AttachmentCategory
+from attachments.models import CONTENT_TYPES, TARGET_CATEGORIES, Attachment, AttachmentCategory
 from attachments.services import attachment_upload
 
 
 class AttachmentUploadForm(forms.Form):
-    file = forms.FileField()
+    file = forms.FileField(
+        help_text=f"Allowed types: {', '.join(CONTENT_TYPES)}. At most 50 MB.",
+        widget=forms.FileInput(attrs={"accept": ",".join(f".{ext}" for ext in CONTENT_TYPES)}),
+    )
     category = forms.ChoiceField(choices=())
-    description = forms.CharField(max_length=500, required=False)
+    description = forms.CharField(max_length=500, required=False, help_text="Optional.")
 
     def __init__(self, *args, target, user=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,4 +1,4 @@
-"""Attachment rules: what may be uploaded (DOMAIN.md §7) and who may list or download it (§5)."""
+"""Attachment rules: what may be uploaded (DOMAIN.md §7) and who may list, download, upload or delete it (§5)."""
 
 import hashlib
 import logging
@@ -211,13 +211,9 @@ def _in_scope(user, target) -> bool:
     return INSTRUCTOR in roles and _teaches(user, target)
 
 
-def _allowed(user, obj, permission: str) -> bool:
-    attachment = obj if isinstance(obj, Attachment) else None
-    target = attachment.target if attachment else obj
-    if not user.has_perm(permission):
-        return False
-    if target is None or (attachment and attachment.is_deleted):
-        return is_admin(user)
+def _reaches(user, target) -> bool:
+    """The target rules: the user may view the target's model, the target is in the user's scope, and a
+    soft-deleted target (or one whose parent is soft-deleted) is for admins only."""
     label = _target_label(target)
     if label not in TARGET_VIEW_PERMISSIONS or not user.has_perm(TARGET_VIEW_PERMISSIONS[label]):
         return False
@@ -226,11 +222,41 @@ def _allowed(user, obj, permission: str) -> bool:
     return _in_scope(user, target)
 
 
+def _allowed(user, obj, permission: str) -> bool:
+    attachment = obj if isinstance(obj, Attachment) else None
+    target = attachment.target if attachment else obj
+    if not user.has_perm(permission):
+        return False
+    if target is None or (attachment and attachment.is_deleted):
+        return is_admin(user)
+    return _reaches(user, target)
+
+
 def attachment_can_view(user, attachment_or_target) -> bool:
     """Whether the user may list this attachment, or the attachments of this target."""
     return _allowed(user, attachment_or_target, "attachments.view_attachment")
 
 
-def attachment_can_download(user, attachment: Attachment) -> bool:
-    """Whether the user may download this attachment (soft-deleted ones, or a deleted target's: admins only)."""
-    return _allowed(user, attachment, "attachments.download_attachment")
+def attachment_can_download(user, attachment_or_target) -> bool:
+    """Whether the user may download this attachment, or the live attachments of this target (soft-deleted
+    attachments, or a deleted target's: admins only)."""
+    return _allowed(user, attachment_or_target, "attachments.download_attachment")
+
+
+def attachment_can_upload(user, target) -> bool:
+    """Whether the user may attach files to this target (never to a soft-deleted one)."""
+    if not user.has_perm("attachments.add_attachment") or target_is_deleted(target):
+        return False
+    return _reaches(user, target)
+
+
+def attachment_can_delete(user, attachment_or_target) -> bool:
+    """Whether the user may soft-delete or restore this attachment, or the attachments of this target (the
+    delete permission and the target rules; an attachment whose target row is gone: admins only)."""
+    attachment = attachment_or_target if isinstance(attachment_or_target, Attachment) else None
+    target = attachment.target if attachment else attachment_or_target
+    if not user.has_perm("attachments.delete_attachment"):
+        return False
+    if target is None:
+        return is_admin(user)
+    return _reaches(user, target)

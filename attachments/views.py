@@ -1,15 +1,40 @@
 import logging
 
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.views import View
+from django.views.generic import FormView
 
-from attachments.models import Attachment
-from attachments.services import attachment_can_download
+from attachments.forms import AttachmentUploadForm
+from attachments.models import TARGET_CATEGORIES, Attachment
+from attachments.services import (
+    TARGET_PARENTS,
+    attachment_can_delete,
+    attachment_can_download,
+    attachment_can_upload,
+    target_is_deleted,
+)
 from audit.access import log_access
+from ip2a.views import RestoreView, SoftDeleteView
 
 logger = logging.getLogger(__name__)
+
+
+def target_page_url(target) -> str:
+    """The page that shows a target's attachments: its own, or its parent's for a target without a page
+    (an employment shows on its member's page, an enrollment or credential on its student's)."""
+    if target is None:
+        return reverse("dashboard")
+    if hasattr(target, "get_absolute_url"):
+        return target.get_absolute_url()
+    parent_field = TARGET_PARENTS.get(target._meta.label_lower)
+    parent = getattr(target, parent_field) if parent_field else None
+    return parent.get_absolute_url() if hasattr(parent, "get_absolute_url") else reverse("dashboard")
 
 
 class AttachmentDownloadView(View):
@@ -33,3 +58,83 @@ class AttachmentDownloadView(View):
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private, no-store"
         return response
+
+
+class AttachmentUploadView(PermissionRequiredMixin, FormView):
+    """Attach a file to one live record, under the upload rules; a refused file is a 400 naming the rule."""
+
+    permission_required = "attachments.add_attachment"
+    form_class = AttachmentUploadForm
+    template_name = "attachments/attachment_upload.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not self.has_permission():
+            return self.handle_no_permission()
+        self.target = self.get_target()
+        if not attachment_can_upload(request.user, self.target):
+            raise PermissionDenied("Your role may not attach files to this record.")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_target(self):
+        """The live record named by the URL; 404 for a model that takes no attachments or a deleted record."""
+        app_label, model_name = self.kwargs["app_label"], self.kwargs["model"]
+        if f"{app_label}.{model_name}" not in TARGET_CATEGORIES:
+            raise Http404("Files cannot be attached to this kind of record.")
+        model = apps.get_model(app_label, model_name)
+        target = get_object_or_404(model._default_manager, pk=self.kwargs["target_id"])
+        if target_is_deleted(target):
+            raise Http404("This record has been deleted.")
+        return target
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "target": self.target, "user": self.request.user}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            target=self.target,
+            target_name=self.target._meta.verbose_name,
+            cancel_url=target_page_url(self.target),
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        attachment = form.save()
+        if attachment is None:  # an upload rule refused the file; the form carries its message
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            f"Attached “{attachment.original_name}” to {self.target._meta.verbose_name} “{self.target}”.",
+        )
+        return HttpResponseRedirect(target_page_url(self.target))
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
+
+
+class AttachmentActionMixin:
+    """Soft delete and restore: the delete permission plus the target rules; back to the target's page."""
+
+    model = Attachment
+    permission_required = "attachments.delete_attachment"
+
+    def get_object(self):
+        attachment = super().get_object()
+        if not attachment_can_delete(self.request.user, attachment):
+            raise PermissionDenied("Your role may not delete or restore the files of this record.")
+        return attachment
+
+    def get_success_url(self):
+        return target_page_url(self.object.target)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(cancel_url=self.get_success_url(), **kwargs)
+
+
+class AttachmentDeleteView(AttachmentActionMixin, SoftDeleteView):
+    template_name = "attachments/attachment_delete.html"
+
+
+class AttachmentRestoreView(AttachmentActionMixin, RestoreView):
+    template_name = "attachments/attachment_restore.html"
