@@ -21,5 +21,6 @@ urlpatterns = [
         name="admin_login",
     ),
     path("admin/", admin.site.urls),
+    path("organizations/", include("organizations.urls")),
     path("attachments/", include("attachments.urls")),
 ]

@@ -1,11 +1,9 @@
-import pghistory
 from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from ip2a.admin import HistoryAdmin, SoftDeleteAdmin
 from organizations.models import Organization, OrganizationContact
 from organizations.resources import SALTING_FIELDS, OrganizationContactResource, OrganizationResource
+from organizations.services import contact_restore, organization_restore, organization_soft_delete
 
 
 @admin.register(Organization)
@@ -24,10 +22,10 @@ class OrganizationAdmin(SoftDeleteAdmin):
         return readonly
 
     def soft_delete_object(self, request, obj, reason):
-        # DOMAIN.md §4.1; belongs in organizations/services.py once that holds the soft-delete workflow.
-        if obj.employments.filter(is_current=True).exists():
-            raise ValidationError("Members currently work here; end their jobs before deleting the organization.")
-        super().soft_delete_object(request, obj, reason)
+        organization_soft_delete(organization=obj, reason=reason)
+
+    def restore_object(self, request, obj, reason):
+        organization_restore(organization=obj, reason=reason)
 
 
 @admin.register(OrganizationContact)
@@ -41,14 +39,7 @@ class OrganizationContactAdmin(SoftDeleteAdmin):
     export_permission = "organizations.export_organization"
 
     def restore_object(self, request, obj, reason):
-        # DOMAIN.md §4.1: a contact restored into an organization that has a primary comes back non-primary.
-        # Belongs in organizations/services.py once that holds the contact workflows.
-        other_primary = OrganizationContact.objects.filter(organization_id=obj.organization_id, is_primary=True)
-        if obj.is_primary and other_primary.exists():
-            obj.is_primary = False
-            with pghistory.context(reason=reason):
-                OrganizationContact.all_objects.filter(pk=obj.pk).update(is_primary=False, updated_at=timezone.now())
-        super().restore_object(request, obj, reason)
+        contact_restore(contact=obj, reason=reason)
 
 
 admin.site.register(Organization.pgh_event_model, HistoryAdmin)
