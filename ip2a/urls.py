@@ -21,6 +21,7 @@ urlpatterns = [
         name="admin_login",
     ),
     path("admin/", admin.site.urls),
+    path("members/", include("members.urls")),
     path("organizations/", include("organizations.urls")),
     path("attachments/", include("attachments.urls")),
 ]

@@ -1,15 +1,19 @@
 """Membership workflows that span rows or models (DOMAIN.md §4.2)."""
 
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from attachments.models import Attachment, AttachmentCategory, storage_name
+from attachments.services import is_admin
 from audit.history import history_reason
-from members.models import Member, MemberClassification, MemberStatus
+from members.models import Member, MemberClassification, MemberEmployment, MemberStatus
+from organizations.models import Organization
 from training.models import Credential, EnrollmentStatus, Student
 
 
@@ -101,3 +105,135 @@ def _copy_credential_attachments(member, credentials, user, stored) -> None:
             copy.file.name = storage.save(storage_name(copy, source.original_name), File(content))
         stored.append((storage, copy.file.name))
         copy.save()
+
+
+# --- Status and employment (DOMAIN.md §3 "Member" transitions, §4.2 MemberEmployment) -----------------------
+
+STATUSES_NEEDING_REASON = (MemberStatus.SUSPENDED, MemberStatus.DECEASED)
+STATUSES_ENDING_JOB = (MemberStatus.RETIRED, MemberStatus.DECEASED)
+
+
+def employment_find_overlap(
+    *, member: Member, start_date: date, end_date: date | None = None, exclude_pk: int | None = None
+) -> MemberEmployment | None:
+    """Return a job of the member whose dates overlap start_date–end_date (no end = ongoing), or None."""
+    jobs = member.employments.filter(Q(end_date__isnull=True) | Q(end_date__gte=start_date))
+    if end_date is not None:
+        jobs = jobs.filter(start_date__lte=end_date)
+    if exclude_pk is not None:
+        jobs = jobs.exclude(pk=exclude_pk)
+    return jobs.select_related("organization").order_by("start_date", "pk").first()
+
+
+@transaction.atomic
+def employment_end(*, employment: MemberEmployment, end_date: date, reason: str = "") -> MemberEmployment:
+    """End a current job on end_date (not before its start, not after today); it is no longer current."""
+    employment = (
+        MemberEmployment.objects.select_for_update(of=("self",)).select_related("organization").get(pk=employment.pk)
+    )
+    if not employment.is_current:
+        raise ValidationError(f"This job already ended on {employment.end_date.isoformat()}.")
+    if end_date < employment.start_date:
+        raise ValidationError(
+            f"The job cannot end on {end_date.isoformat()}, before it started ({employment.start_date.isoformat()})."
+        )
+    if end_date > timezone.localdate():
+        raise ValidationError("The end date cannot be after today.")
+    employment.end_date = end_date
+    with history_reason(reason or "job ended"):
+        employment.save(update_fields=["end_date"])
+    return employment
+
+
+@transaction.atomic
+def employment_add(
+    *,
+    member: Member,
+    organization: Organization,
+    start_date: date,
+    end_date: date | None = None,
+    job_title: str = "",
+    hourly_rate: Decimal | None = None,
+    notes: str = "",
+    end_current: bool = True,
+) -> MemberEmployment:
+    """Add a job (no overlaps); a current one ends the open job the day before, or is refused if not end_current."""
+    member = Member.objects.select_for_update().get(pk=member.pk)  # one add at a time per member
+    today = timezone.localdate()
+    if end_date is not None and end_date > today:
+        raise ValidationError("The end date cannot be after today.")
+    if end_date is not None and end_date < start_date:
+        raise ValidationError("The end date cannot be before the start date.")
+    current = member.employments.filter(is_current=True).select_related("organization").first()
+    if current is not None and end_date is None:
+        ended_on = start_date - timedelta(days=1)
+        if not end_current:
+            raise ValidationError(
+                f"{member.full_name} already has a current job: {current}. "
+                f"Choose to end it on {ended_on.isoformat()}, or end it first."
+            )
+        if ended_on < current.start_date:
+            raise ValidationError(
+                f"The current job ({current}) started on {current.start_date.isoformat()}; "
+                "a new current job must start after that day."
+            )
+        if ended_on > today:
+            raise ValidationError(
+                f"A new job starting on {start_date.isoformat()} would end the current job on "
+                f"{ended_on.isoformat()}, after today. Add the new job once the current one has ended."
+            )
+        employment_end(
+            employment=current,
+            end_date=ended_on,
+            reason=f"ended by a new job at {organization} from {start_date.isoformat()}",
+        )
+    if overlap := employment_find_overlap(member=member, start_date=start_date, end_date=end_date):
+        raise ValidationError(f"These dates overlap another job of this member: {overlap}.")
+    employment = MemberEmployment(
+        member=member,
+        organization=organization,
+        start_date=start_date,
+        end_date=end_date,
+        job_title=job_title,
+        hourly_rate=hourly_rate,
+        notes=notes,
+    )
+    try:
+        employment.full_clean()
+    except ValidationError as exc:
+        raise ValidationError(exc.messages) from exc  # callers show them as messages of the whole form
+    employment.save()
+    return employment
+
+
+@transaction.atomic
+def member_change_status(
+    *, member: Member, status: str, reason: str, user=None, ended_on: date | None = None
+) -> Member:
+    """Change the status: suspended/deceased need a reason, retired/deceased end the job, deceased is admin-only."""
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    reason = (reason or "").strip()
+    if status not in MemberStatus.values:
+        raise ValidationError(f"Unknown member status {status!r}.")
+    label = MemberStatus(status).label
+    if status == member.status:
+        raise ValidationError(f"The member's status is already {label}.")
+    if member.status == MemberStatus.DECEASED:
+        if user is None or not is_admin(user):
+            raise ValidationError("Deceased is final: only an administrator can change this status.")
+        if not reason:
+            raise ValidationError("A reason is required to change the status of a deceased member.")
+    if status in STATUSES_NEEDING_REASON and not reason:
+        raise ValidationError(f"A reason is required to set the status to {label}.")
+    if status in STATUSES_ENDING_JOB:
+        current = member.employments.filter(is_current=True).first()
+        if current is not None:
+            employment_end(
+                employment=current,
+                end_date=ended_on or timezone.localdate(),
+                reason=reason or f"member status changed to {label}",
+            )
+    member.status = status
+    with history_reason(reason or f"status changed to {label}"):
+        member.save(update_fields=["status"])
+    return member

@@ -1,0 +1,221 @@
+from datetime import date, timedelta
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+
+from members.integrity import MAX_AGE, MAX_RATE, MIN_AGE, MIN_RATE
+from members.models import Member, MemberEmployment, MemberStatus
+from members.services import STATUSES_NEEDING_REASON, employment_find_overlap
+from organizations.models import Organization
+
+DATE_INPUT = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+REASON_HELP = "Kept in the record's history."
+
+
+def age_on(born: date, day: date) -> int:
+    """Whole years from ``born`` to ``day``."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def optional_reason(help_text: str = REASON_HELP + " Optional.") -> forms.CharField:
+    return forms.CharField(
+        max_length=500,
+        required=False,
+        label="Reason",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=help_text,
+    )
+
+
+class MemberForm(forms.ModelForm):
+    class Meta:
+        model = Member
+        fields = [
+            "member_number",
+            "first_name",
+            "middle_name",
+            "last_name",
+            "email",
+            "phone",
+            "address_line1",
+            "address_line2",
+            "city",
+            "state",
+            "postal_code",
+            "date_of_birth",
+            "join_date",
+            "status",
+            "classification",
+            "notes",
+        ]
+        widgets = {
+            "date_of_birth": DATE_INPUT,
+            "join_date": DATE_INPUT,
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "member_number": "5 to 10 digits, with at most one letter before or after, e.g. A1234567.",
+            "state": "Two-letter code, e.g. WA.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # A status change has its own page, where its rules apply (reasons, ending the current job).
+            del self.fields["status"]
+
+    def clean_member_number(self):
+        return self.cleaned_data["member_number"].strip().upper()
+
+    def clean_state(self):
+        return self.cleaned_data["state"].strip().upper()
+
+    def clean_join_date(self):
+        joined = self.cleaned_data["join_date"]
+        if joined and joined > timezone.localdate():
+            raise ValidationError("The join date cannot be in the future.")
+        return joined
+
+    def clean_date_of_birth(self):
+        born = self.cleaned_data["date_of_birth"]
+        if born:
+            age = age_on(born, timezone.localdate())
+            if age < MIN_AGE:
+                raise ValidationError(f"A member must be at least {MIN_AGE} years old.")
+            if age > MAX_AGE:
+                raise ValidationError(f"This date of birth gives an age over {MAX_AGE}; check it.")
+        return born
+
+
+class MemberStatusForm(forms.Form):
+    status = forms.ChoiceField(label="New status", choices=MemberStatus.choices)
+    ended_on = forms.DateField(
+        required=False, initial=timezone.localdate, widget=DATE_INPUT, label="Last day of the current job"
+    )
+    reason = optional_reason(f"{REASON_HELP} Required for Suspended and Deceased.")
+
+    def __init__(self, *args, member: Member, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.member = member
+        self.fields["status"].choices = [choice for choice in MemberStatus.choices if choice[0] != member.status]
+        current = member.current_employment
+        if current is None:
+            del self.fields["ended_on"]
+        else:
+            since = current.start_date.isoformat()
+            ended_on = self.fields["ended_on"]
+            ended_on.help_text = (
+                f"Retired and Deceased end the job at {current.organization} (since {since}) that day."
+            )
+        if member.status == MemberStatus.DECEASED:
+            reason = self.fields["reason"]
+            reason.help_text = f"{REASON_HELP} Required: Deceased is final unless an administrator corrects it."
+
+    def clean(self):
+        cleaned = super().clean()
+        status, reason = cleaned.get("status"), cleaned.get("reason", "").strip()
+        if not reason and status in STATUSES_NEEDING_REASON:
+            self.add_error("reason", f"A reason is required to set the status to {MemberStatus(status).label}.")
+        elif not reason and status and self.member.status == MemberStatus.DECEASED:
+            self.add_error("reason", "A reason is required to change the status of a deceased member.")
+        return cleaned
+
+
+class EmploymentForm(forms.ModelForm):
+    """A job's dates, employer, title, rate and notes; ``is_current`` follows the end date and is no field."""
+
+    check_overlap = True
+
+    class Meta:
+        model = MemberEmployment
+        fields = ["organization", "start_date", "end_date", "job_title", "hourly_rate", "notes"]
+        widgets = {"start_date": DATE_INPUT, "end_date": DATE_INPUT, "notes": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {"hourly_rate": "US dollars per hour."}
+
+    def __init__(self, *args, member: Member | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if member is not None:
+            self.instance.member = member
+        self.member = self.instance.member
+        # Live organizations, plus the job's own one should it have been deleted since.
+        choices = Q(deleted_at__isnull=True)
+        if self.instance.organization_id:
+            choices |= Q(pk=self.instance.organization_id)
+        self.fields["organization"].queryset = Organization.all_objects.filter(choices).order_by("name", "pk")
+
+    def clean_end_date(self):
+        end = self.cleaned_data["end_date"]
+        if end and end > timezone.localdate():
+            raise ValidationError("The end date cannot be after today.")
+        return end
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start_date"), cleaned.get("end_date")
+        if self.check_overlap and start and "end_date" not in self.errors and (end is None or end >= start):
+            overlap = employment_find_overlap(
+                member=self.member, start_date=start, end_date=end, exclude_pk=self.instance.pk
+            )
+            if overlap is not None:
+                raise ValidationError(f"These dates overlap another job of this member: {overlap}.")
+        return cleaned
+
+    def rate_warning(self) -> str:
+        """A notice (never a refusal) when the hourly rate lies outside the usual range."""
+        rate = self.cleaned_data.get("hourly_rate")
+        if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
+            return (
+                f"The hourly rate ${rate} is outside the usual ${MIN_RATE}–${MAX_RATE}; it was saved, please check it."
+            )
+        return ""
+
+
+class EmploymentAddForm(EmploymentForm):
+    """A new job; when the member has a current job, it offers to end that job on the day before the new one."""
+
+    check_overlap = False  # employment_add checks it once the current job has ended
+
+    end_current = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args, member: Member, **kwargs):
+        super().__init__(*args, member=member, **kwargs)
+        self.current_job = member.current_employment
+        if self.current_job is None:
+            del self.fields["end_current"]
+            return
+        when = "on the day before the new job starts"
+        start = self._submitted_start()
+        if start is not None:
+            when = f"on {(start - timedelta(days=1)).isoformat()}, the day before the new job starts"
+        field, job = self.fields["end_current"], self.current_job
+        field.label = f"End the current job at {job.organization} (since {job.start_date.isoformat()}) {when}"
+        field.help_text = "Unticked, a new current job is refused while this one is open; a past job leaves it as is."
+
+    def _submitted_start(self) -> date | None:
+        if not self.is_bound:
+            return None
+        try:
+            return self.fields["start_date"].clean(self.data.get(self.add_prefix("start_date")))
+        except ValidationError:
+            return None
+
+    def service_kwargs(self) -> dict:
+        """The cleaned values as employment_add() takes them."""
+        data = self.cleaned_data
+        return {
+            "member": self.member,
+            "organization": data["organization"],
+            "start_date": data["start_date"],
+            "end_date": data.get("end_date"),
+            "job_title": data.get("job_title", ""),
+            "hourly_rate": data.get("hourly_rate"),
+            "notes": data.get("notes", ""),
+            "end_current": data.get("end_current", False),
+        }
+
+
+class EmploymentEndForm(forms.Form):
+    end_date = forms.DateField(initial=timezone.localdate, widget=DATE_INPUT, label="Last day of the job")
+    reason = optional_reason()

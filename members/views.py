@@ -1,0 +1,237 @@
+from django.contrib import messages
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.utils.functional import cached_property
+
+from attachments.services import is_admin
+from ip2a.views import (
+    FilteredListView,
+    ObjectActionView,
+    ObjectCreateView,
+    ObjectDetailView,
+    ObjectUpdateView,
+    RestoreView,
+    SoftDeleteView,
+)
+from members.filters import MemberFilterSet
+from members.forms import EmploymentAddForm, EmploymentEndForm, EmploymentForm, MemberForm, MemberStatusForm
+from members.models import Member, MemberEmployment, MemberStatus
+from members.resources import MemberResource
+from members.services import employment_add, employment_end, member_change_status
+
+RECENT_EVENTS = 10
+EVENT_VERBS = {"insert": "created", "update": "changed", "delete": "deleted"}
+
+
+class MemberListView(FilteredListView):
+    permission_required = "members.view_member"
+    queryset = Member.all_objects.for_list()  # the FilterSet hides deleted rows unless the user may restore them
+    filterset_class = MemberFilterSet
+    resource_class = MemberResource
+    export_permission = "members.export_member"
+
+
+class MemberDetailView(ObjectDetailView):
+    permission_required = "members.view_member"
+    model = Member
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("student")
+
+    def get_context_data(self, **kwargs):
+        employments = list(self.object.employments.select_related("organization"))  # newest first (Meta)
+        return super().get_context_data(
+            employments=employments,
+            current_job=next((job for job in employments if job.is_current), None),
+            recent_activity=self.recent_activity(),
+            can_change_status=self.object.status != MemberStatus.DECEASED or is_admin(self.request.user),
+            **kwargs,
+        )
+
+    def recent_activity(self) -> list[dict]:
+        """The member's and its employments' last history events, newest first (one query for each)."""
+        member_events = list(
+            Member.pgh_event_model.objects.filter(pgh_obj_id=self.object.pk)
+            .only("pgh_id", "pgh_created_at", "pgh_label", "pgh_context", "deleted_at")
+            .order_by("-pgh_created_at", "-pgh_id")[: RECENT_EVENTS + 1]  # one more: was the oldest a delete?
+        )
+        job_events = (
+            MemberEmployment.pgh_event_model.objects.filter(member_id=self.object.pk)
+            .select_related("organization")
+            .order_by("-pgh_created_at", "-pgh_id")[:RECENT_EVENTS]
+        )
+        entries = []
+        for event, older in zip(member_events, [*member_events[1:], None], strict=False):
+            verb = EVENT_VERBS.get(event.pgh_label, event.pgh_label)
+            if (
+                event.pgh_label == "update"
+                and older is not None
+                and (event.deleted_at is None) != (older.deleted_at is None)
+            ):
+                verb = "deleted" if event.deleted_at else "restored"  # a soft delete or restore is an update
+            entries.append(self._entry(event, f"Member {verb}"))
+        for event in job_events:
+            end = event.end_date.isoformat() if event.end_date else "present"
+            job = f"{event.job_title or 'Job'} at {event.organization} ({event.start_date.isoformat()} – {end})"
+            entries.append(
+                self._entry(event, f"Employment {EVENT_VERBS.get(event.pgh_label, event.pgh_label)}: {job}")
+            )
+        # Events of one transaction share its time; a member's creation is older than its jobs' events.
+        entries.sort(key=lambda entry: (entry["time"], entry["what"] != "Member created"), reverse=True)
+        return entries[:RECENT_EVENTS]
+
+    @staticmethod
+    def _entry(event, what: str) -> dict:
+        context = event.pgh_context or {}
+        return {
+            "time": event.pgh_created_at,
+            "who": context.get("username") or "—",
+            "source": context.get("source", ""),
+            "what": what,
+            "reason": context.get("reason", ""),
+        }
+
+
+class MemberCreateView(ObjectCreateView):
+    permission_required = "members.add_member"
+    model = Member
+    form_class = MemberForm
+    template_name = "members/member_form.html"
+
+
+class MemberUpdateView(ObjectUpdateView):
+    permission_required = "members.change_member"
+    model = Member
+    form_class = MemberForm
+    template_name = "members/member_form.html"
+
+
+class MemberStatusView(ObjectActionView):
+    permission_required = "members.change_member"
+    queryset = Member.objects.all()
+    form_class = MemberStatusForm
+    template_name = "members/member_status.html"
+    action_label = "Change status"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "member": self.object}
+
+    def form_valid(self, form):
+        self.cleaned = form.cleaned_data
+        return super().form_valid(form)
+
+    def act(self, obj, reason):
+        self.object = member_change_status(
+            member=obj,
+            status=self.cleaned["status"],
+            reason=reason,
+            user=self.request.user,
+            ended_on=self.cleaned.get("ended_on"),
+        )
+
+    def success_message(self):
+        return f"{self.object}: status changed to {self.object.get_status_display()}."
+
+
+class MemberDeleteView(SoftDeleteView):
+    permission_required = "members.delete_member"
+    model = Member
+    template_name = "members/member_delete.html"
+
+
+class MemberRestoreView(RestoreView):
+    permission_required = "members.delete_member"
+    model = Member
+    template_name = "members/member_restore.html"
+
+
+class EmploymentFormMixin:
+    """The job pages of one live member: back to the member afterwards, with a notice for an unusual rate."""
+
+    model = MemberEmployment
+    template_name = "members/employment_form.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(member=self.member, **kwargs)
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        if isinstance(response, HttpResponseRedirect) and (warning := form.rate_warning()):
+            messages.warning(self.request, warning)
+        return response
+
+    def get_success_url(self):
+        return self.member.get_absolute_url()
+
+
+class EmploymentCreateView(EmploymentFormMixin, ObjectCreateView):
+    permission_required = "members.add_memberemployment"
+    form_class = EmploymentAddForm
+
+    @cached_property
+    def member(self):
+        return get_object_or_404(Member.objects, pk=self.kwargs["pk"])
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "member": self.member}
+
+    def save_form(self, form):
+        return employment_add(**form.service_kwargs())
+
+    def success_message(self):
+        return f"Added the job {self.object} for {self.member.full_name}."
+
+
+class EmploymentUpdateView(EmploymentFormMixin, ObjectUpdateView):
+    permission_required = "members.change_memberemployment"
+    queryset = MemberEmployment.objects.filter(member__deleted_at__isnull=True).select_related(
+        "member", "organization"
+    )
+    form_class = EmploymentForm
+
+    @property
+    def member(self):
+        return self.object.member
+
+
+class EmploymentActionMixin:
+    """A confirmation page for one job of a live member; afterwards, back to the member."""
+
+    def get_success_url(self):
+        return self.object.member.get_absolute_url()
+
+
+class EmploymentEndView(EmploymentActionMixin, ObjectActionView):
+    permission_required = "members.change_memberemployment"
+    queryset = MemberEmployment.objects.filter(is_current=True, member__deleted_at__isnull=True).select_related(
+        "member", "organization"
+    )
+    form_class = EmploymentEndForm
+    template_name = "members/employment_end.html"
+    action_label = "End job"
+
+    def form_valid(self, form):
+        self.end_date = form.cleaned_data["end_date"]
+        return super().form_valid(form)
+
+    def act(self, obj, reason):
+        self.object = employment_end(employment=obj, end_date=self.end_date, reason=reason)
+
+    def success_message(self):
+        return f"Ended the job {self.object}."
+
+
+class EmploymentDeleteView(EmploymentActionMixin, ObjectActionView):
+    permission_required = "members.delete_memberemployment"
+    queryset = MemberEmployment.objects.filter(member__deleted_at__isnull=True).select_related(
+        "member", "organization"
+    )
+    template_name = "members/employment_delete.html"
+    action_label = "Delete job"
+    button_class = "danger"
+
+    def act(self, obj, reason):
+        obj.delete(reason=reason)  # deleted for real; its attachments are soft-deleted with it
+
+    def success_message(self):
+        return f"Deleted the job {self.object}."
