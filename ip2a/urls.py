@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from ip2a import views
+from ip2a.imports import ImportView
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
@@ -21,6 +22,10 @@ urlpatterns = [
         name="admin_login",
     ),
     path("admin/", admin.site.urls),
+    path("members/import/", ImportView.as_view(kind="members"), name="members_import"),
+    path("members/employments/import/", ImportView.as_view(kind="employments"), name="employments_import"),
+    path("organizations/import/", ImportView.as_view(kind="organizations"), name="organizations_import"),
+    path("organizations/contacts/import/", ImportView.as_view(kind="contacts"), name="contacts_import"),
     path("members/", include("members.urls")),
     path("organizations/", include("organizations.urls")),
     path("attachments/", include("attachments.urls")),
