@@ -11,7 +11,8 @@ import os
 bind = os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 worker_class = "sync"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Pages answer in milliseconds, but previewing or importing a 20,000-row file takes up to a minute or two.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 20
 # Recycle workers now and then so a slow leak can never grow without bound; jitter keeps them from
 # restarting all at once.

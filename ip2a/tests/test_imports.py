@@ -573,3 +573,19 @@ def test_import_needs_both_add_and_change_permissions(client, make_user):
 
 def _permissions(*names):
     return [Permission.objects.get(content_type__app_label=n.split(".")[0], codename=n.split(".")[1]) for n in names]
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"), [("staff", True), ("officer", True), ("organizer", False), ("read_only", False)]
+)
+def test_member_list_links_to_the_import_for_roles_that_may_import(role_client, role, shown):
+    html = role_client(role).get("/members/").content.decode()
+
+    assert ('href="/members/import/"' in html) is shown
+
+
+@pytest.mark.parametrize(("role", "shown"), [("staff", True), ("organizer", True), ("read_only", False)])
+def test_organization_list_links_to_the_import_for_roles_that_may_import(role_client, role, shown):
+    html = role_client(role).get("/organizations/").content.decode()
+
+    assert ('href="/organizations/import/"' in html) is shown
