@@ -5,18 +5,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
-from members.integrity import MAX_AGE, MAX_RATE, MIN_AGE, MIN_RATE
-from members.models import Member, MemberEmployment, MemberStatus
+from members.models import MAX_RATE, MIN_RATE, Member, MemberEmployment, MemberStatus
 from members.services import STATUSES_NEEDING_REASON, employment_find_overlap
 from organizations.models import Organization
 
 DATE_INPUT = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
 REASON_HELP = "Kept in the record's history."
-
-
-def age_on(born: date, day: date) -> int:
-    """Whole years from ``born`` to ``day``."""
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def optional_reason(help_text: str = REASON_HELP + " Optional.") -> forms.CharField:
@@ -71,22 +65,6 @@ class MemberForm(forms.ModelForm):
 
     def clean_state(self):
         return self.cleaned_data["state"].strip().upper()
-
-    def clean_join_date(self):
-        joined = self.cleaned_data["join_date"]
-        if joined and joined > timezone.localdate():
-            raise ValidationError("The join date cannot be in the future.")
-        return joined
-
-    def clean_date_of_birth(self):
-        born = self.cleaned_data["date_of_birth"]
-        if born:
-            age = age_on(born, timezone.localdate())
-            if age < MIN_AGE:
-                raise ValidationError(f"A member must be at least {MIN_AGE} years old.")
-            if age > MAX_AGE:
-                raise ValidationError(f"This date of birth gives an age over {MAX_AGE}; check it.")
-        return born
 
 
 class MemberStatusForm(forms.Form):

@@ -12,16 +12,17 @@ from django.utils import timezone
 
 from ip2a.integrity import CheckContext, Issue, register
 from members.models import (
+    MAX_AGE,
+    MAX_RATE,
     MEMBER_NUMBER_PATTERN,
+    MIN_AGE,
+    MIN_RATE,
     Member,
     MemberClassification,
     MemberEmployment,
     MemberStatus,
 )
 from organizations.models import Organization
-
-MIN_AGE, MAX_AGE = 16, 110
-MIN_RATE, MAX_RATE = 10, 150
 
 
 def _member(pk, number) -> str:

@@ -1,7 +1,11 @@
+from datetime import date
+
 import pghistory
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Prefetch, Q
 from django.db.models.functions import Upper
+from django.utils import timezone
 
 from ip2a.models import (
     AddressFields,
@@ -17,6 +21,13 @@ from ip2a.models import (
 )
 
 MEMBER_NUMBER_PATTERN = r"^([0-9]{5,10}|[A-Z][0-9]{5,10}|[0-9]{5,10}[A-Z])$"
+MIN_AGE, MAX_AGE = 16, 110  # [form] ages a date of birth may give (DOMAIN.md §4.2; MEM-009 re-checks)
+MIN_RATE, MAX_RATE = 10, 150  # hourly rates outside this range are flagged (EMP-006), not refused
+
+
+def age_on(born: date, day: date) -> int:
+    """Whole years from ``born`` to ``day``."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 class MemberStatus(models.TextChoices):
@@ -115,7 +126,20 @@ class Member(SoftDeleteModel, AddressFields):
         super().save(*args, **kwargs)
 
     def clean(self):
+        """The [form] rules every interface shares (forms, admin, imports): join date and age."""
         self.member_number = (self.member_number or "").strip().upper()  # validated as it will be stored
+        today = timezone.localdate()
+        errors = {}
+        if self.join_date and self.join_date > today:
+            errors["join_date"] = "The join date cannot be in the future."
+        if self.date_of_birth:
+            age = age_on(self.date_of_birth, today)
+            if age < MIN_AGE:
+                errors["date_of_birth"] = f"A member must be at least {MIN_AGE} years old."
+            elif age > MAX_AGE:
+                errors["date_of_birth"] = f"This date of birth gives an age over {MAX_AGE}; check it."
+        if errors:
+            raise ValidationError(errors)
 
     def get_absolute_url(self):
         return f"/members/{self.pk}/"

@@ -589,3 +589,20 @@ def test_organization_list_links_to_the_import_for_roles_that_may_import(role_cl
     html = role_client(role).get("/organizations/").content.decode()
 
     assert ('href="/organizations/import/"' in html) is shown
+
+
+def test_member_rows_are_checked_by_the_forms_date_rules(staff_client):
+    header = "member_number,first_name,last_name,status,classification,join_date,date_of_birth\n"
+    rows = (
+        "7100011,Ana,Ruiz,active,journeyman,2099-01-01,\n"  # joins in the future
+        "7100012,Ben,Cho,active,journeyman,,2020-01-01\n"  # six years old
+        "7100013,Cy,Diaz,active,journeyman,2001-05-01,1980-02-03\n"  # fine
+    )
+
+    response = preview(staff_client, header + rows)
+
+    assert statuses(response) == [(2, "error"), (3, "error"), (4, "new")]
+    page = response.content.decode()
+    assert "The join date cannot be in the future." in page
+    assert "A member must be at least 16 years old." in page
+    assert not Member.objects.exists()

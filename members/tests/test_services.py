@@ -24,7 +24,7 @@ def graduate(**fields):
 def test_convert_graduate_copies_the_person_and_links_the_student():
     student = graduate(date_of_birth=dt.date(2001, 5, 4))
 
-    member = member_convert_graduate(student=student, member_number=" a1234567 ", join_date=dt.date(2026, 12, 1))
+    member = member_convert_graduate(student=student, member_number=" a1234567 ", join_date=dt.date(2026, 11, 1))
 
     member.refresh_from_db()
     assert member.member_number == "A1234567"
@@ -37,7 +37,7 @@ def test_convert_graduate_copies_the_person_and_links_the_student():
     assert member.date_of_birth == dt.date(2001, 5, 4)
     assert member.student == student
     assert (member.classification, member.status) == (MemberClassification.APPRENTICE_1, MemberStatus.ACTIVE)
-    assert member.join_date == dt.date(2026, 12, 1)
+    assert member.join_date == dt.date(2026, 11, 1)
 
 
 def test_convert_graduate_notes_each_credential():
