@@ -33,8 +33,9 @@ class OrganizationQuerySet(SoftDeleteQuerySet):
     def employers(self):
         return self.filter(org_type=OrganizationType.EMPLOYER)
 
-    def for_list(self):
-        return self
+    def for_list(self):  # everything the list template and the export read
+        primary = OrganizationContact.objects.filter(is_primary=True)
+        return self.prefetch_related(models.Prefetch("contacts", queryset=primary, to_attr="primary_contacts"))
 
 
 @pghistory.track()

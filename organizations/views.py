@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch
+from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
@@ -39,9 +39,7 @@ EMPLOYEES_SHOWN = 100
 
 class OrganizationListView(FilteredListView):
     permission_required = "organizations.view_organization"
-    queryset = Organization.objects.for_list().prefetch_related(
-        Prefetch("contacts", queryset=OrganizationContact.objects.filter(is_primary=True), to_attr="primary_contacts")
-    )
+    queryset = Organization.objects.for_list()
     filterset_class = OrganizationFilterSet
     resource_class = OrganizationResource
     export_permission = "organizations.export_organization"
