@@ -28,5 +28,7 @@ urlpatterns = [
     path("organizations/contacts/import/", ImportView.as_view(kind="contacts"), name="contacts_import"),
     path("members/", include("members.urls")),
     path("organizations/", include("organizations.urls")),
+    path("training/", include("training.urls")),
+    path("audit/", include("audit.urls")),
     path("attachments/", include("attachments.urls")),
 ]

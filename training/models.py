@@ -113,9 +113,63 @@ def code_unique() -> models.UniqueConstraint:
     )
 
 
+def limited_to_own_cohorts(user) -> bool:
+    """Whether the user sees only the training records of their own cohorts: the instructor role without a
+    broader role (DOMAIN.md §5). Everyone else who may view a training model sees all of it."""
+    from ip2a.roles import INSTRUCTOR, ORGANIZER, user_roles
+
+    roles = set(user_roles(user))
+    return not user.is_superuser and INSTRUCTOR in roles and roles <= {INSTRUCTOR, ORGANIZER}
+
+
+def own_cohort_ids(user):
+    """The ids of the live cohorts the user's live Instructor record is assigned to (a subquery)."""
+    return CohortInstructor.objects.filter(
+        instructor__user=user, instructor__deleted_at__isnull=True, cohort__deleted_at__isnull=True
+    ).values("cohort_id")
+
+
+def own_student_ids(user):
+    """The ids of the students enrolled (in any status) in the user's own cohorts (a subquery)."""
+    return Enrollment.objects.filter(cohort_id__in=own_cohort_ids(user)).values("student_id")
+
+
 class StudentQuerySet(SoftDeleteQuerySet):
     def for_list(self):
         return self
+
+    def visible_to(self, user):
+        """All students, or for an instructor only those enrolled in their own cohorts."""
+        return self.filter(pk__in=own_student_ids(user)) if limited_to_own_cohorts(user) else self
+
+
+class InstructorQuerySet(SoftDeleteQuerySet):
+    def visible_to(self, user):
+        """All instructors, or for an instructor only those teaching in their own cohorts."""
+        if not limited_to_own_cohorts(user):
+            return self
+        teaching = CohortInstructor.objects.filter(cohort_id__in=own_cohort_ids(user))
+        return self.filter(pk__in=teaching.values("instructor_id"))
+
+
+class CohortQuerySet(SoftDeleteQuerySet):
+    def visible_to(self, user):
+        """All cohorts, or for an instructor only their own."""
+        return self.filter(pk__in=own_cohort_ids(user)) if limited_to_own_cohorts(user) else self
+
+
+class CohortOwnedQuerySet(OwnedQuerySet):
+    """Rows owned by a cohort (sessions, assignments)."""
+
+    def visible_to(self, user):
+        return self.filter(cohort_id__in=own_cohort_ids(user)) if limited_to_own_cohorts(user) else self
+
+
+class StudentOwnedQuerySet(OwnedQuerySet):
+    """Rows owned by a student (credentials, JATC applications)."""
+
+    def visible_to(self, user):
+        return self.filter(student_id__in=own_student_ids(user)) if limited_to_own_cohorts(user) else self
 
 
 @pghistory.track()
@@ -203,6 +257,9 @@ class Instructor(SoftDeleteModel):
     is_contractor_1099 = models.BooleanField("1099 contractor", default=False)
     is_active = models.BooleanField("active", default=True)
 
+    objects = LiveManager.from_queryset(InstructorQuerySet)()
+    all_objects = models.Manager.from_queryset(InstructorQuerySet)()
+
     class Meta(SoftDeleteModel.Meta):
         ordering = ["last_name", "first_name", "pk"]
         constraints = [
@@ -263,6 +320,9 @@ class Cohort(SoftDeleteModel):
     location = models.ForeignKey(Location, on_delete=models.PROTECT, null=True, blank=True, related_name="cohorts")
     instructors = models.ManyToManyField(Instructor, through="CohortInstructor", related_name="cohorts")
 
+    objects = LiveManager.from_queryset(CohortQuerySet)()
+    all_objects = models.Manager.from_queryset(CohortQuerySet)()
+
     class Meta(SoftDeleteModel.Meta):
         ordering = ["-start_date", "pk"]
         constraints = [
@@ -295,6 +355,8 @@ class CohortInstructor(OwnedModel):
     cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="assignments")
     instructor = models.ForeignKey(Instructor, on_delete=models.PROTECT, related_name="assignments")
     is_primary = models.BooleanField("primary instructor", default=False)
+
+    objects = CohortOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-is_primary", "pk"]
@@ -333,6 +395,8 @@ class ClassSession(OwnedModel):
     is_cancelled = models.BooleanField("cancelled", default=False)
     notes = models.TextField(blank=True, default="", db_default="")
 
+    objects = CohortOwnedQuerySet.as_manager()
+
     class Meta:
         ordering = ["date", "start_time", "pk"]
         verbose_name = "class session"
@@ -354,9 +418,15 @@ class ClassSession(OwnedModel):
         super().save(*args, **kwargs)
 
 
-class EnrollmentQuerySet(OwnedQuerySet):
+class EnrollmentQuerySet(StudentOwnedQuerySet):
     def open(self):
         return self.filter(status__in=OPEN_ENROLLMENT)
+
+
+class AttendanceQuerySet(OwnedQuerySet):
+    def visible_to(self, user):
+        """All marks, or for an instructor only those of their own cohorts' sessions."""
+        return self.filter(session__cohort_id__in=own_cohort_ids(user)) if limited_to_own_cohorts(user) else self
 
 
 @pghistory.track()
@@ -425,6 +495,8 @@ class Attendance(OwnedModel):
     minutes_late = models.PositiveSmallIntegerField(null=True, blank=True)
     notes = models.CharField(max_length=255, blank=True, default="", db_default="")
 
+    objects = AttendanceQuerySet.as_manager()
+
     class Meta:
         ordering = ["session", "pk"]
         verbose_name_plural = "attendance"
@@ -461,6 +533,8 @@ class Credential(OwnedModel):
     replaces = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="renewals")
     notes = models.TextField(blank=True, default="", db_default="")
 
+    objects = StudentOwnedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-issue_date", "-pk"]
         constraints = [
@@ -496,6 +570,8 @@ class JATCApplication(OwnedModel):
         max_length=100, blank=True, default="", db_default="", help_text="E.g. inside wireman."
     )
     notes = models.TextField(blank=True, default="", db_default="")
+
+    objects = StudentOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-application_date", "-pk"]

@@ -1,0 +1,2 @@
+"""Training FilterSets: students.py (students, credentials, JATC applications) and cohorts.py (cohorts,
+instructors, locations)."""

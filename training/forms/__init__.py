@@ -1,0 +1,2 @@
+"""Training forms: students.py (students, enrollments, credentials, JATC applications) and cohorts.py
+(cohorts, sessions and attendance, instructors, locations)."""
