@@ -1,4 +1,4 @@
-"""Imports of members, organizations, contacts and employments from CSV and XLSX files, all rows or none.
+"""Imports of members, organizations, contacts, employments and students from CSV and XLSX files, all rows or none.
 
 One path for the portal (``ImportView``) and the operator command (``import_rows``):
 
@@ -46,10 +46,10 @@ from openpyxl import load_workbook
 from audit.history import history_context
 from audit.models import AuditSource
 from ip2a.forms import integrity_error_message
-from ip2a.resources import AllRowsInstanceLoader
 from ip2a.views import model_permission
 from members.resources import MemberEmploymentResource, MemberResource
 from organizations.resources import OrganizationContactResource, OrganizationResource
+from training.resources import StudentResource
 
 MAX_BYTES = 10 * 1024 * 1024  # 10 MB, counted like the attachment limit (DOMAIN.md §7)
 MAX_ROWS = 20_000
@@ -86,6 +86,7 @@ IMPORTS = {
             "contacts", OrganizationContactResource, "organization contacts", "organizations:organization_list"
         ),
         ImportKind("employments", MemberEmploymentResource, "employments", "members:member_list"),
+        ImportKind("students", StudentResource, "students", "training:student_list"),
     )
 }
 
@@ -270,6 +271,7 @@ class RowReport:
     label: str
     errors: list[tuple[str, str]] = field(default_factory=list)  # (column or "row", message)
     changed: list[str] = field(default_factory=list)  # columns an update changes
+    warnings: list[str] = field(default_factory=list)  # notices that do not stop the row (an unusual rate)
     url: str = ""  # the record's page, once imported
 
 
@@ -313,70 +315,12 @@ class ImportReport:
         return f"{rows}, {c[NEW]:,} new, {c[UPDATE]:,} updated, {c[UNCHANGED]:,} unchanged, {c[ERROR]:,} with errors"
 
 
-class BatchInstanceLoader(AllRowsInstanceLoader):
-    """AllRowsInstanceLoader that reads every row the file names in one query, not one per row."""
-
-    def __init__(self, resource, dataset=None):
-        super().__init__(resource, dataset)
-        [name] = resource.get_import_id_fields()
-        self.key = resource.fields[name]
-        keys = set()
-        if dataset is not None and self.key.column_name in dataset.headers:
-            for row in dataset.dict:
-                with contextlib.suppress(ValueError):  # a malformed key: get_instance() reports it on its row
-                    keys.add(self.key.clean(row))
-        keys.discard(None)
-        keys.discard("")
-        rows = self.get_queryset().filter(**{f"{self.key.attribute}__in": keys}) if keys else []
-        self.cache = {self.key.get_value(instance): instance for instance in rows}
-
-    def get_instance(self, row):
-        if self.key.column_name not in row:
-            return None
-        value = self.key.clean(row)
-        return None if value in (None, "") else self.cache.get(value)
-
-
-class DatabaseCheckedImport:
-    """How imports run a resource: field validation by full_clean() as before, but the model's constraints
-    are left to the database at save(), whose refusal is reported with the constraint's own message.
-
-    (Model.validate_constraints() costs one query and one savepoint per check constraint and row, and made
-    10,000 members take four minutes; the database enforces the same constraints on every insert anyway.)
-    """
-
-    savepoint_per_save = True  # the preview's dry run goes on after a refused row; a real import stops
-
-    def do_instance_save(self, instance, is_create):
-        if not self.savepoint_per_save:
-            return super().do_instance_save(instance, is_create)
-        with transaction.atomic():  # only this row's write is undone when the database refuses it
-            return super().do_instance_save(instance, is_create)
-
-    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
-        errors = dict(import_validation_errors or {})
-        try:
-            instance.full_clean(exclude=errors.keys(), validate_unique=validate_unique, validate_constraints=False)
-        except ValidationError as exc:
-            errors = exc.update_error_dict(errors)
-        if errors:
-            raise ValidationError(errors)
-
-
 @functools.cache
 def import_resource(resource_class):
-    """The resource class as imports run it: DatabaseCheckedImport, rows looked up in one query when matched
-    by one column, and no HTML diff (the preview lists changed columns itself)."""
-    cls = type(f"{resource_class.__name__}Import", (DatabaseCheckedImport, resource_class), {})
-    if len(cls._meta.import_id_fields) == 1:
-        cls._meta.instance_loader_class = BatchInstanceLoader
+    """The resource class as the portal runs it: no HTML diff (the preview lists changed columns itself)."""
+    cls = type(f"{resource_class.__name__}Import", (resource_class,), {})
     cls._meta.skip_html_diff = True
     return cls
-
-
-class _RolledBack(Exception):
-    def __init__(self, report):
-        self.report = report
 
 
 @contextlib.contextmanager
@@ -405,28 +349,23 @@ def run_import(upload: Upload, resource_class, *, user=None, dry_run: bool, cont
     ``user`` is who imports (None for commands); ``context`` adds request_id, ip and url for the history.
     """
     resource = import_resource(resource_class)()
+    resource.row_numbers = upload.row_numbers  # messages name rows as the spreadsheet numbers them
     options = {"retain_instance_in_row_result": True, "user": user}
     if dry_run:
         # Rows are written for real (so the database checks them) in a transaction that is always rolled back;
         # import-export's own dry run would put a savepoint around every row, writing or not.
         with transaction.atomic():
-            misread = _row_errors(upload, resource)
             result = resource.import_data(upload.dataset, dry_run=False, use_transactions=False, **options)
             transaction.set_rollback(True)
-        return _report(upload, resource, result, misread, linked=False)
+        return _report(upload, resource, result, linked=False)
     resource.savepoint_per_save = False
     try:
         with transaction.atomic(), import_history(reason=upload.name, user=user, **(context or {})):
-            if misread := _row_errors(upload, resource):
-                index = min(misread)
-                raise _RolledBack(_stopped(upload, resource, index, [misread[index]]))
             # No savepoint per row: the whole file is one transaction, and the first error ends it.
             result = resource.import_data(
                 upload.dataset, dry_run=False, use_transactions=False, raise_errors=True, **options
             )
-            report = _report(upload, resource, result, {}, linked=True)
-    except _RolledBack as rolled_back:
-        return rolled_back.report
+            report = _report(upload, resource, result, linked=True)
     except ImportExportError as exc:
         columns = _columns(resource)
         if exc.number is None:
@@ -436,58 +375,6 @@ def run_import(upload: Upload, resource_class, *, user=None, dry_run: bool, cont
         return _stopped(upload, resource, exc.number - 1, _messages(exc.error, columns))
     report.imported = True
     return report
-
-
-def _row_errors(upload: Upload, resource) -> dict[int, tuple[str, str]]:
-    """Errors of rows the resource alone would misread (index in the dataset → (column, message)):
-    a key given twice in the file, an id that matches no row."""
-    return _unknown_ids(upload, resource) | _duplicate_keys(upload, resource)
-
-
-def _duplicate_keys(upload: Upload, resource) -> dict[int, tuple[str, str]]:
-    """A row whose key (e.g. member number) an earlier row of the file already has: the second would be
-    imported as an update of the first, or fail as a duplicate; either way the file is ambiguous."""
-    names = resource.get_import_id_fields()
-    if len(names) != 1 or resource.fields[names[0]].column_name not in upload.dataset.headers:
-        return {}
-    key = resource.fields[names[0]]
-    seen, errors = {}, {}
-    for index, row in enumerate(upload.dataset.dict):
-        try:
-            value = key.clean(row)
-        except ValueError:
-            continue  # the resource reports it
-        if value in (None, ""):
-            continue
-        if value in seen:
-            first = upload.row_numbers[seen[value]]
-            errors[index] = (key.column_name, f"{key.column_name} {value} is on row {first} too; give each once.")
-        else:
-            seen[value] = index
-    return errors
-
-
-def _unknown_ids(upload: Upload, resource) -> dict[int, tuple[str, str]]:
-    """Errors for rows matched by id whose id is no row's.
-
-    Without this a row with an unknown id would be inserted with that id, ahead of the table's sequence,
-    and a later insert would collide with it.
-    """
-    if resource.get_import_id_fields() != ["id"] or "id" not in upload.dataset.headers:
-        return {}
-    model, column = resource._meta.model, upload.dataset.headers.index("id")
-    given = {}
-    for index, values in enumerate(upload.dataset):
-        with contextlib.suppress(TypeError, ValueError):  # not a whole number: the resource reports it
-            if values[column] not in ("", None):
-                given[index] = int(values[column])
-    found = set(model._base_manager.filter(pk__in=set(given.values())).values_list("pk", flat=True))
-    name = model._meta.verbose_name
-    return {
-        index: ("id", f"No {name} has id {pk}; leave id empty to add a new {name}.")
-        for index, pk in given.items()
-        if pk not in found
-    }
 
 
 def _columns(resource) -> dict[str, str]:
@@ -539,16 +426,14 @@ def _stopped(upload: Upload, resource, index: int, errors: list[tuple[str, str]]
     )
 
 
-def _report(upload: Upload, resource, result, misread: dict, *, linked: bool) -> ImportReport:
+def _report(upload: Upload, resource, result, *, linked: bool) -> ImportReport:
     fields = resource.get_import_fields()
     columns = _columns(resource)
     required, _ = column_names(type(resource))
     rows = []
     for index, (row_result, number) in enumerate(zip(result.rows, upload.row_numbers, strict=True)):
-        status = ERROR if index in misread else STATUS_OF.get(row_result.import_type, ERROR)
+        status = STATUS_OF.get(row_result.import_type, ERROR)
         report = RowReport(number=number, status=status, label=row_result.object_repr or "")
-        if index in misread:
-            report.errors.append(misread[index])
         if not report.label:
             report.label = _label(upload, index, required)
         if row_result.validation_error is not None:
@@ -565,6 +450,8 @@ def _report(upload: Upload, resource, result, misread: dict, *, linked: bool) ->
                 and _value(res_field, row_result.original) != _value(res_field, row_result.instance)
             ]
         instance = row_result.instance
+        if status in (NEW, UPDATE) and hasattr(instance, "warnings"):
+            report.warnings = instance.warnings()
         if linked and status in (NEW, UPDATE) and instance is not None and hasattr(instance, "get_absolute_url"):
             report.url = instance.get_absolute_url()
         rows.append(report)

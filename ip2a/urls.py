@@ -26,6 +26,7 @@ urlpatterns = [
     path("members/employments/import/", ImportView.as_view(kind="employments"), name="employments_import"),
     path("organizations/import/", ImportView.as_view(kind="organizations"), name="organizations_import"),
     path("organizations/contacts/import/", ImportView.as_view(kind="contacts"), name="contacts_import"),
+    path("training/students/import/", ImportView.as_view(kind="students"), name="training_students_import"),
     path("members/", include("members.urls")),
     path("organizations/", include("organizations.urls")),
     path("training/", include("training.urls")),

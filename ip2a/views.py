@@ -31,6 +31,7 @@ from audit.access import log_access
 from audit.history import history_reason
 from ip2a.forms import ReasonForm, integrity_error_message
 from ip2a.pagination import EstimatedCountPaginator
+from ip2a.resources import export_bytes
 from ip2a.roles import ROLE_LABELS, ROLE_NAMES
 
 EXPORT_TYPES = {
@@ -101,7 +102,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             log_access(self.request, action="export", queryset=queryset, rows=len(dataset))
             filename = f"{queryset.model._meta.model_name}-list.{fmt}"
             headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-            body = dataset.export(fmt)
+            body = export_bytes(dataset, fmt)
             return HttpResponse(body, content_type=EXPORT_TYPES[fmt], headers=headers)
         response = super().render_to_response(context, **response_kwargs)
         patch_vary_headers(response, ["HX-Request"])  # one URL, two different bodies

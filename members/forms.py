@@ -5,8 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
-from members.models import MAX_RATE, MIN_RATE, Member, MemberEmployment, MemberStatus
-from members.services import STATUSES_NEEDING_REASON, employment_find_overlap
+from members.models import Member, MemberEmployment, MemberStatus
+from members.services import STATUSES_NEEDING_REASON
 from organizations.models import Organization
 
 DATE_INPUT = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
@@ -102,9 +102,8 @@ class MemberStatusForm(forms.Form):
 
 
 class EmploymentForm(forms.ModelForm):
-    """A job's dates, employer, title, rate and notes; ``is_current`` follows the end date and is no field."""
-
-    check_overlap = True
+    """A job's dates, employer, title, rate and notes; ``is_current`` follows the end date and is no field.
+    The date rules (not after today, no overlap) are the model's clean(), which imports and the admin share."""
 
     class Meta:
         model = MemberEmployment
@@ -123,42 +122,19 @@ class EmploymentForm(forms.ModelForm):
             choices |= Q(pk=self.instance.organization_id)
         self.fields["organization"].queryset = Organization.all_objects.filter(choices).order_by("name", "pk")
 
-    def clean_end_date(self):
-        end = self.cleaned_data["end_date"]
-        if end and end > timezone.localdate():
-            raise ValidationError("The end date cannot be after today.")
-        return end
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start_date"), cleaned.get("end_date")
-        if self.check_overlap and start and "end_date" not in self.errors and (end is None or end >= start):
-            overlap = employment_find_overlap(
-                member=self.member, start_date=start, end_date=end, exclude_pk=self.instance.pk
-            )
-            if overlap is not None:
-                raise ValidationError(f"These dates overlap another job of this member: {overlap}.")
-        return cleaned
-
     def rate_warning(self) -> str:
         """A notice (never a refusal) when the hourly rate lies outside the usual range."""
-        rate = self.cleaned_data.get("hourly_rate")
-        if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
-            return (
-                f"The hourly rate ${rate} is outside the usual ${MIN_RATE}–${MAX_RATE}; it was saved, please check it."
-            )
-        return ""
+        return " ".join(self.instance.warnings())
 
 
 class EmploymentAddForm(EmploymentForm):
     """A new job; when the member has a current job, it offers to end that job on the day before the new one."""
 
-    check_overlap = False  # employment_add checks it once the current job has ended
-
     end_current = forms.BooleanField(required=False, initial=True)
 
     def __init__(self, *args, member: Member, **kwargs):
         super().__init__(*args, member=member, **kwargs)
+        self.instance.check_overlap = False  # employment_add checks it once the current job has ended
         self.current_job = member.current_employment
         if self.current_job is None:
             del self.fields["end_current"]

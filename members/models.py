@@ -164,6 +164,11 @@ class MemberEmploymentQuerySet(OwnedQuerySet):
     def current(self):
         return self.filter(is_current=True)
 
+    def overlapping(self, start_date: date, end_date: date | None = None):
+        """Jobs whose dates overlap start_date–end_date (no end date = ongoing)."""
+        jobs = self.filter(Q(end_date__isnull=True) | Q(end_date__gte=start_date))
+        return jobs if end_date is None else jobs.filter(start_date__lte=end_date)
+
 
 @pghistory.track()
 class MemberEmployment(OwnedModel):
@@ -181,6 +186,8 @@ class MemberEmployment(OwnedModel):
     notes = models.TextField(blank=True, default="", db_default="")
 
     objects = MemberEmploymentQuerySet.as_manager()
+
+    check_overlap = True  # see clean()
 
     class Meta:
         ordering = ["-start_date", "-pk"]
@@ -226,7 +233,27 @@ class MemberEmployment(OwnedModel):
         super().save(*args, **kwargs)
 
     def clean(self):
+        """The [form] rules every interface shares (forms, admin, imports): an end date not after today and no
+        overlap with the member's other jobs. ``check_overlap = False`` leaves the overlap to a caller that
+        first ends the current job (employment_add)."""
         self.is_current = self.end_date is None
+        if self.end_date and self.end_date > timezone.localdate():
+            raise ValidationError({"end_date": "The end date cannot be after today."})
+        if not (self.check_overlap and self.member_id and self.start_date):
+            return
+        if self.end_date is not None and self.end_date < self.start_date:
+            return  # the end_after_start constraint reports it
+        others = MemberEmployment.objects.filter(member_id=self.member_id).exclude(pk=self.pk)
+        overlap = others.overlapping(self.start_date, self.end_date).select_related("organization")
+        if job := overlap.order_by("start_date", "pk").first():
+            raise ValidationError(f"These dates overlap another job of this member: {job}.")
+
+    def warnings(self) -> list[str]:
+        """Notices (never refusals) shown after a save or in an import preview: an unusual hourly rate."""
+        rate = self.hourly_rate
+        if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
+            return [f"The hourly rate ${rate} is outside the usual ${MIN_RATE}–${MAX_RATE}; please check it."]
+        return []
 
     def validate_constraints(self, exclude=None):
         """Validate the current-job rules too: is_current is derived, never a form field, but clean() set it."""

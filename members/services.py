@@ -6,7 +6,6 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from attachments.models import Attachment, AttachmentCategory, storage_name
@@ -117,9 +116,7 @@ def employment_find_overlap(
     *, member: Member, start_date: date, end_date: date | None = None, exclude_pk: int | None = None
 ) -> MemberEmployment | None:
     """Return a job of the member whose dates overlap start_date–end_date (no end = ongoing), or None."""
-    jobs = member.employments.filter(Q(end_date__isnull=True) | Q(end_date__gte=start_date))
-    if end_date is not None:
-        jobs = jobs.filter(start_date__lte=end_date)
+    jobs = member.employments.overlapping(start_date, end_date)
     if exclude_pk is not None:
         jobs = jobs.exclude(pk=exclude_pk)
     return jobs.select_related("organization").order_by("start_date", "pk").first()
@@ -187,8 +184,6 @@ def employment_add(
             end_date=ended_on,
             reason=f"ended by a new job at {organization} from {start_date.isoformat()}",
         )
-    if overlap := employment_find_overlap(member=member, start_date=start_date, end_date=end_date):
-        raise ValidationError(f"These dates overlap another job of this member: {overlap}.")
     employment = MemberEmployment(
         member=member,
         organization=organization,
@@ -199,7 +194,7 @@ def employment_add(
         notes=notes,
     )
     try:
-        employment.full_clean()
+        employment.full_clean()  # the date rules, overlap with the member's other jobs included
     except ValidationError as exc:
         raise ValidationError(exc.messages) from exc  # callers show them as messages of the whole form
     employment.save()

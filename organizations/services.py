@@ -66,11 +66,6 @@ def contact_create(
     organization = Organization.objects.select_for_update().filter(pk=organization.pk).first()
     if organization is None:
         raise ValidationError("This organization is deleted; restore it before adding contacts.")
-    live_contacts = OrganizationContact.objects.filter(organization=organization)
-    if not live_contacts.exists():
-        is_primary = True
-    elif is_primary:
-        live_contacts.filter(is_primary=True).update(is_primary=False, updated_at=timezone.now())
     contact = OrganizationContact(
         organization=organization,
         first_name=first_name,
@@ -81,9 +76,22 @@ def contact_create(
         notes=notes,
         is_primary=is_primary,
     )
+    contact_settle_primary(contact=contact)
     contact.full_clean()
     contact.save()
     return contact
+
+
+def contact_settle_primary(*, contact: OrganizationContact) -> None:
+    """Apply the primary-contact rules to a contact about to be saved, inside the caller's transaction: a new
+    contact of an organization without live contacts becomes primary, and a contact saved as primary demotes
+    the organization's previous primary. The portal's form and the imports (portal and admin) both call it."""
+    Organization.all_objects.select_for_update().filter(pk=contact.organization_id).first()  # one at a time
+    others = OrganizationContact.objects.filter(organization_id=contact.organization_id).exclude(pk=contact.pk)
+    if contact.pk is None and contact.deleted_at is None and not others.exists():
+        contact.is_primary = True
+    elif contact.is_primary and contact.deleted_at is None:
+        others.filter(is_primary=True).update(is_primary=False, updated_at=timezone.now())
 
 
 @transaction.atomic

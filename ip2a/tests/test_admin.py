@@ -211,6 +211,43 @@ def test_admin_import_records_history_with_source_import(admin_client):
     assert (context["source"], context["reason"]) == ("import", "admin import of roster.csv")
 
 
+def admin_import_preview(admin_client, csv_text: str):
+    formats = admin.site._registry[Member].get_import_formats()
+    upload = SimpleUploadedFile("roster.csv", csv_text.encode(), content_type="text/csv")
+    return admin_client.post(
+        reverse("admin:members_member_import"),
+        {"resource": "0", "format": str(formats.index(CSV)), "import_file": upload},
+    )
+
+
+def test_admin_import_refuses_a_member_number_given_twice_in_one_file(admin_client):
+    csv = (
+        "member_number,first_name,last_name,status,classification\n"
+        "7500001,Ana,Ruiz,active,journeyman\n"
+        "7500001,Ben,Cho,active,journeyman\n"
+    )
+
+    response = admin_import_preview(admin_client, csv)
+
+    result = response.context["result"]
+    assert [row.import_type for row in result.rows] == ["new", "invalid"]
+    assert result.invalid_rows[0].error_dict == {
+        "member_number": ["member_number 7500001 is on row 2 too; give each once."]
+    }
+    assert "confirm_form" not in response.context or response.context["confirm_form"] is None
+    assert not Member.objects.exists()
+
+
+def test_admin_import_shows_a_database_refusal_with_the_constraints_message(admin_client):
+    csv = "member_number,first_name,last_name,status,classification\nABC,Ana,Ruiz,active,journeyman\n"
+
+    response = admin_import_preview(admin_client, csv)
+
+    [row] = response.context["result"].invalid_rows
+    assert row.error.messages == ["A member number is 5 to 10 digits, with at most one letter before or after."]
+    assert not Member.objects.exists()
+
+
 def test_estimated_count_paginator_counts_small_results_exactly():
     MemberFactory.create_batch(3)
 

@@ -20,6 +20,8 @@ from members.models import Member, MemberEmployment
 from members.resources import MemberResource
 from organizations.factories import EmployerFactory, OrganizationContactFactory, OrganizationFactory
 from organizations.models import Organization, OrganizationContact
+from training.factories import StudentFactory
+from training.models import Student
 
 pytestmark = pytest.mark.django_db
 
@@ -501,8 +503,36 @@ def test_import_contacts_reports_a_second_primary_contact_per_organization(staff
     response = preview(staff_client, text, name="contacts.csv", url="/organizations/contacts/import/")
 
     assert statuses(response) == [(2, "new"), (3, "error")]
-    assert response.context["report"].rows[1].errors == [("row", "This organization already has a primary contact.")]
+    assert response.context["report"].rows[1].errors == [
+        ("is_primary", "Another row of this file already makes a contact of this organization primary.")
+    ]
     assert not OrganizationContact.objects.exists()
+
+
+def test_import_contacts_makes_an_organizations_first_contact_primary(staff_client):
+    org = OrganizationFactory()
+    text = f"organization,first_name,last_name\n{org.pk},Ana,Ruiz\n{org.pk},Ben,Cho\n"
+    previewed = preview(staff_client, text, name="contacts.csv", url="/organizations/contacts/import/")
+
+    confirm(staff_client, previewed, url="/organizations/contacts/import/")
+
+    assert list(org.contacts.order_by("pk").values_list("first_name", "is_primary")) == [
+        ("Ana", True),
+        ("Ben", False),
+    ]
+
+
+def test_import_contacts_demotes_the_previous_primary_like_make_primary(staff_client):
+    old = OrganizationContactFactory(first_name="Old", is_primary=True)
+    text = f"organization,first_name,last_name,is_primary\n{old.organization_id},New,Boss,1\n"
+    previewed = preview(staff_client, text, name="contacts.csv", url="/organizations/contacts/import/")
+
+    confirm(staff_client, previewed, url="/organizations/contacts/import/")
+
+    assert list(old.organization.contacts.order_by("pk").values_list("first_name", "is_primary")) == [
+        ("Old", False),
+        ("New", True),
+    ]
 
 
 def test_import_contacts_of_an_organization(staff_client):
@@ -534,11 +564,72 @@ def test_import_employments_derives_is_current(staff_client):
     ]
 
 
+def test_import_employments_refuses_an_end_date_after_today(staff_client):
+    MemberFactory(member_number="7000777")
+    employer = EmployerFactory()
+    tomorrow = datetime.date.today() + datetime.timedelta(days=2)
+    text = f"member,organization,start_date,end_date\n7000777,{employer.pk},2019-01-07,{tomorrow.isoformat()}\n"
+
+    response = preview(staff_client, text, name="jobs.csv", url="/members/employments/import/")
+
+    assert statuses(response) == [(2, "error")]
+    assert response.context["report"].rows[0].errors == [("end_date", "The end date cannot be after today.")]
+
+
+def test_import_employments_refuses_jobs_that_overlap_in_the_file(staff_client):
+    MemberFactory(member_number="7000777")
+    employer = EmployerFactory()
+    text = (
+        "member,organization,start_date,end_date\n"
+        f"7000777,{employer.pk},2019-01-07,2019-12-20\n"
+        f"7000777,{employer.pk},2019-06-01,2020-03-01\n"
+    )
+
+    previewed = preview(staff_client, text, name="jobs.csv", url="/members/employments/import/")
+    response = confirm(staff_client, previewed, url="/members/employments/import/")
+
+    assert statuses(previewed) == [(2, "new"), (3, "error")]
+    [(where, message)] = previewed.context["report"].rows[1].errors
+    assert where == "row"
+    assert message.startswith("These dates overlap another job of this member: ")
+    assert response.status_code == 400
+    assert not MemberEmployment.objects.exists()
+
+
+def test_import_employments_preview_warns_about_an_unusual_rate_without_refusing(staff_client):
+    MemberFactory(member_number="7000777")
+    employer = EmployerFactory()
+    text = f"member,organization,start_date,hourly_rate\n7000777,{employer.pk},2019-01-07,175.00\n"
+
+    previewed = preview(staff_client, text, name="jobs.csv", url="/members/employments/import/")
+
+    assert statuses(previewed) == [(2, "new")]
+    assert previewed.context["report"].rows[0].warnings == [
+        "The hourly rate $175.00 is outside the usual $10–$150; please check it."
+    ]
+    assert "Check: The hourly rate $175.00" in previewed.content.decode()
+
+
+def test_import_students_matched_by_email_case_insensitively(staff_client):
+    student = StudentFactory(email="ana.ruiz@example.org", phone="")
+    text = "email,first_name,last_name,phone\nANA.Ruiz@Example.org,Ana,Ruiz,+1 206 555 0101\nbo@example.org,Bo,Li,\n"
+    previewed = preview(staff_client, text, name="students.csv", url="/training/students/import/")
+
+    response = confirm(staff_client, previewed, url="/training/students/import/")
+
+    assert statuses(response) == [(2, "update"), (3, "new")]
+    student.refresh_from_db()
+    assert student.phone == "+1 206 555 0101"
+    assert Student.objects.get(email="bo@example.org").events.get().pgh_context["source"] == "import"
+
+
 # --- Permissions ------------------------------------------------------------------------------------------
 
 MEMBERSHIP_IMPORTERS = {"admin", "officer", "staff"}
 ORGANIZATION_IMPORTERS = {"admin", "officer", "staff", "organizer"}
+STUDENT_IMPORTERS = {"admin", "staff"}
 PAGES = [
+    ("training_students_import", STUDENT_IMPORTERS),
     ("members_import", MEMBERSHIP_IMPORTERS),
     ("employments_import", MEMBERSHIP_IMPORTERS),
     ("organizations_import", ORGANIZATION_IMPORTERS),

@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms import modelform_factory
 
@@ -297,14 +298,42 @@ def test_is_current_disagreeing_with_end_date_shows_the_message():
     assert message(MemberEmployment, "current_iff_open") in constraint_messages(employment, full_clean=False)
 
 
-def test_full_clean_derives_is_current_from_a_future_end_date():
+def test_full_clean_derives_is_current_from_the_end_date():
     employment = MemberEmploymentFactory.build(
-        member=MemberFactory(), organization=EmployerFactory(), end_date=datetime.date(2099, 1, 1)
+        member=MemberFactory(),
+        organization=EmployerFactory(),
+        start_date=datetime.date(2020, 1, 1),
+        end_date=datetime.date(2021, 1, 1),
     )
 
     employment.full_clean()
 
     assert employment.is_current is False
+
+
+def test_full_clean_refuses_an_end_date_after_today_and_still_derives_is_current():
+    employment = MemberEmploymentFactory.build(
+        member=MemberFactory(), organization=EmployerFactory(), end_date=datetime.date(2099, 1, 1)
+    )
+
+    with pytest.raises(ValidationError) as refused:
+        employment.full_clean()
+
+    assert refused.value.message_dict == {"end_date": ["The end date cannot be after today."]}
+    assert employment.is_current is False
+
+
+def test_full_clean_refuses_dates_overlapping_another_job_of_the_member():
+    job = MemberEmploymentFactory(start_date=datetime.date(2020, 1, 1), end_date=datetime.date(2020, 12, 31))
+    overlapping = MemberEmploymentFactory.build(
+        member=job.member,
+        organization=job.organization,
+        start_date=datetime.date(2020, 6, 1),
+        end_date=datetime.date(2021, 1, 31),
+    )
+
+    with pytest.raises(ValidationError, match="overlap another job of this member"):
+        overlapping.full_clean()
 
 
 def test_second_current_job_is_rejected_by_the_database():

@@ -497,7 +497,7 @@ def test_employment_create_warns_about_an_unusual_rate_but_saves(role_client):
     assert response.status_code == 302
     assert member.employments.get().hourly_rate == 175
     assert [str(m) for m in get_messages(response.wsgi_request)][-1] == (
-        "The hourly rate $175.00 is outside the usual $10–$150; it was saved, please check it."
+        "The hourly rate $175.00 is outside the usual $10–$150; please check it."
     )
 
 

@@ -62,11 +62,13 @@ def test_contact_round_trip_leaves_the_database_unchanged():
     assert [row.import_type for row in result.rows] == ["skip"]
 
 
-def test_contact_import_reports_the_second_primary_contact():
+def test_contact_import_of_a_new_primary_contact_demotes_the_previous_one():
     primary = OrganizationContactFactory(is_primary=True)
     csv = f"organization,first_name,last_name,is_primary\n{primary.organization_id},Ana,Ruiz,1\n"
 
     result = import_csv(OrganizationContactResource(), csv)
 
-    [invalid] = result.invalid_rows
-    assert invalid.error_dict == {"__all__": ["This organization already has a primary contact."]}
+    assert [row.import_type for row in result.rows] == ["new"]
+    primary.refresh_from_db()
+    assert primary.is_primary is False
+    assert primary.organization.contacts.get(is_primary=True).first_name == "Ana"
