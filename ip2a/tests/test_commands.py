@@ -9,6 +9,7 @@ import sys
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -261,3 +262,11 @@ def test_ip2adb_all_quick_reports_each_step():
     assert "load" in summary[4]
     assert result.returncode == 0
     assert Member.objects.count() == 10
+
+
+def test_reset_clears_the_shared_cache():
+    cache.set("dashboard-numbers", 42)
+
+    run("reset", "--yes")
+
+    assert cache.get("dashboard-numbers") is None

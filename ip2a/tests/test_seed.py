@@ -5,6 +5,7 @@ import hashlib
 import io
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -212,3 +213,11 @@ def test_stress_seed_is_seed_with_the_stress_default():
     stress = volumes_for("stress")
     assert (stress.members, stress.students, stress.attachments) == (10_000, 1_000, 150_000)
     assert stress.attachment_bytes == 30_000_000_000
+
+
+def test_seed_clears_the_shared_cache_its_untracked_load_would_leave_stale():
+    cache.set("dashboard-numbers", 42)
+
+    seed("--quick", "--no-files")
+
+    assert cache.get("dashboard-numbers") is None

@@ -1,5 +1,6 @@
 import sys
 
+from django.core.cache import cache
 from django.db import transaction
 
 from audit.history import history_reason
@@ -37,6 +38,7 @@ class Command(OperatorCommand):
         for table in missing:
             self.stderr.write(self.style.WARNING(f"Table {table} does not exist; skipped."))
         files = empty_attachments_storage()
+        cache.clear()  # nothing cached may outlive the data it was computed from
         kept = "history emptied, ids restarted" if with_history else "history and access log kept"
         summary = {"tables": emptied, "missing": missing, "files": files, "with_history": with_history}
         return 0, f"Reset {len(emptied)} tables and removed {files:,} files ({kept})", summary
