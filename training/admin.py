@@ -25,6 +25,7 @@ from training.resources import (
     LocationResource,
     StudentResource,
 )
+from training.services.cohorts import cohort_soft_delete, instructor_soft_delete, location_soft_delete
 
 
 @admin.register(Student)
@@ -45,6 +46,9 @@ class InstructorAdmin(SoftDeleteAdmin):
     resource_classes = [InstructorResource]
     export_permission = "training.export_student"
 
+    def soft_delete_object(self, request, obj, reason):
+        instructor_soft_delete(instructor=obj, reason=reason)  # refused while a running cohort needs them
+
 
 @admin.register(Location)
 class LocationAdmin(SoftDeleteAdmin):
@@ -53,6 +57,9 @@ class LocationAdmin(SoftDeleteAdmin):
     search_fields = ("name", "code")
     resource_classes = [LocationResource]
     export_permission = "training.export_student"
+
+    def soft_delete_object(self, request, obj, reason):
+        location_soft_delete(location=obj, reason=reason)  # refused while a running cohort meets there
 
 
 @admin.register(Cohort)
@@ -64,6 +71,9 @@ class CohortAdmin(SoftDeleteAdmin):
     autocomplete_fields = ("location",)
     resource_classes = [CohortResource]
     export_permission = "training.export_student"
+
+    def soft_delete_object(self, request, obj, reason):
+        cohort_soft_delete(cohort=obj, reason=reason)  # refused while it has open enrollments
 
 
 @admin.register(CohortInstructor)

@@ -77,3 +77,27 @@ def test_class_session_autocomplete_labels_sessions_within_query_budget(admin_cl
         )
 
     assert len(response.json()["results"]) == 20
+
+
+def test_admin_soft_delete_of_a_running_cohort_with_open_enrollments_is_refused(admin_client):
+    from django.contrib.admin import helpers
+
+    from training.models import Cohort, CohortStatus
+
+    cohort = EnrollmentFactory(cohort__status=CohortStatus.ACTIVE).cohort
+
+    response = admin_client.post(
+        reverse("admin:training_cohort_changelist"),
+        {
+            "action": "soft_delete_selected",
+            "index": "0",
+            helpers.ACTION_CHECKBOX_NAME: [cohort.pk],
+            "reason": "Closed",
+            "confirm": "1",
+        },
+        follow=True,
+    )
+
+    assert Cohort.objects.filter(pk=cohort.pk).exists()
+    [message] = [str(message) for message in response.context["messages"]]
+    assert message.startswith(f"{cohort}: This active cohort has 1 open enrollment(s)")
