@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from audit import views
 
 app_name = "audit"
 
-urlpatterns = []
+urlpatterns = [
+    path("", views.HistoryListView.as_view(), name="history_list"),
+    path("access/", views.AccessLogListView.as_view(), name="accesslog_list"),
+]

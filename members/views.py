@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 
 from attachments.services import is_admin
+from audit.timeline import record_events
 from ip2a.views import (
     FilteredListView,
     ObjectActionView,
@@ -18,9 +19,10 @@ from members.forms import EmploymentAddForm, EmploymentEndForm, EmploymentForm, 
 from members.models import Member, MemberEmployment, MemberStatus
 from members.resources import MemberResource
 from members.services import employment_add, employment_end, member_change_status
+from training.models import Credential
+from training.views.students import mark_expiry
 
 RECENT_EVENTS = 10
-EVENT_VERBS = {"insert": "created", "update": "changed", "delete": "deleted"}
 
 
 class MemberListView(FilteredListView):
@@ -45,51 +47,21 @@ class MemberDetailView(ObjectDetailView):
             current_job=next((job for job in employments if job.is_current), None),
             recent_activity=self.recent_activity(),
             can_change_status=self.object.status != MemberStatus.DECEASED or is_admin(self.request.user),
+            student_credentials=self.student_credentials(),
             **kwargs,
         )
 
-    def recent_activity(self) -> list[dict]:
-        """The member's and its employments' last history events, newest first (one query for each)."""
-        member_events = list(
-            Member.pgh_event_model.objects.filter(pgh_obj_id=self.object.pk)
-            .only("pgh_id", "pgh_created_at", "pgh_label", "pgh_context", "deleted_at")
-            .order_by("-pgh_created_at", "-pgh_id")[: RECENT_EVENTS + 1]  # one more: was the oldest a delete?
-        )
-        job_events = (
-            MemberEmployment.pgh_event_model.objects.filter(member_id=self.object.pk)
-            .select_related("organization")
-            .order_by("-pgh_created_at", "-pgh_id")[:RECENT_EVENTS]
-        )
-        entries = []
-        for event, older in zip(member_events, [*member_events[1:], None], strict=False):
-            verb = EVENT_VERBS.get(event.pgh_label, event.pgh_label)
-            if (
-                event.pgh_label == "update"
-                and older is not None
-                and (event.deleted_at is None) != (older.deleted_at is None)
-            ):
-                verb = "deleted" if event.deleted_at else "restored"  # a soft delete or restore is an update
-            entries.append(self._entry(event, f"Member {verb}"))
-        for event in job_events:
-            end = event.end_date.isoformat() if event.end_date else "present"
-            job = f"{event.job_title or 'Job'} at {event.organization} ({event.start_date.isoformat()} – {end})"
-            entries.append(
-                self._entry(event, f"Employment {EVENT_VERBS.get(event.pgh_label, event.pgh_label)}: {job}")
-            )
-        # Events of one transaction share its time; a member's creation is older than its jobs' events.
-        entries.sort(key=lambda entry: (entry["time"], entry["what"] != "Member created"), reverse=True)
-        return entries[:RECENT_EVENTS]
+    def student_credentials(self) -> list:
+        """The credentials of the student record the member came from (DOMAIN.md §4.2), with their expiry; one
+        query, and none for a member without a student record."""
+        if self.object.student_id is None:
+            return []
+        return mark_expiry(Credential.objects.filter(student_id=self.object.student_id))
 
-    @staticmethod
-    def _entry(event, what: str) -> dict:
-        context = event.pgh_context or {}
-        return {
-            "time": event.pgh_created_at,
-            "who": context.get("username") or "—",
-            "source": context.get("source", ""),
-            "what": what,
-            "reason": context.get("reason", ""),
-        }
+    def recent_activity(self) -> list:
+        """The last history events of the member, its jobs and their attachments, newest first."""
+        entries, _more = record_events(self.object, user=self.request.user, stop=RECENT_EVENTS)
+        return entries
 
 
 class MemberCreateView(ObjectCreateView):

@@ -1,6 +1,8 @@
 from django.urls import path
 
+from audit.views import record_history_path
 from organizations import views
+from organizations.models import Organization
 
 app_name = "organizations"
 
@@ -12,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/salting/", views.OrganizationSaltingView.as_view(), name="organization_salting"),
     path("<int:pk>/delete/", views.OrganizationDeleteView.as_view(), name="organization_delete"),
     path("<int:pk>/restore/", views.OrganizationRestoreView.as_view(), name="organization_restore"),
+    record_history_path("<int:pk>/history/", Organization, "organization_history"),
     path("<int:pk>/contacts/new/", views.OrganizationContactCreateView.as_view(), name="contact_create"),
     path("contacts/", views.OrganizationContactListView.as_view(), name="contact_list"),
     path("contacts/<int:pk>/edit/", views.OrganizationContactUpdateView.as_view(), name="contact_update"),

@@ -249,9 +249,10 @@ def test_member_detail_runs_a_fixed_number_of_queries(role_client, job, django_a
     url = member_url("member_detail", job.member)
     client.get(url)  # warm-up: the session renewal write happens once a minute
 
-    # session, user, user and group permissions, member with student, employments with employers, member
-    # events, employment events, access log; the attachments panel (5 queries when this was written)
-    with django_assert_max_num_queries(14):
+    # session, user, user and group permissions, member with student, employments with employers, recent
+    # activity (events of all tables, their related records, the user's roles for the attachment rule), access
+    # log; the attachments panel (5 queries when this was written)
+    with django_assert_max_num_queries(15):
         response = client.get(url)
 
     starts = [employment.start_date for employment in response.context["employments"]]
@@ -324,7 +325,7 @@ def test_member_detail_offers_deceased_status_changes_only_to_admins(role_client
     assert member_url("member_status", member) in admin_page
 
 
-def test_member_detail_shows_the_linked_student_without_a_training_page(role_client):
+def test_member_detail_links_to_the_linked_student(role_client):
     from training.factories import StudentFactory
 
     student = StudentFactory(first_name="Ana", last_name="Ruiz")
@@ -332,7 +333,7 @@ def test_member_detail_shows_the_linked_student_without_a_training_page(role_cli
 
     response = role_client("staff").get(member_url("member_detail", member))
 
-    assert f"Ana Ruiz (student #{student.pk})" in response.content.decode()
+    assert f'<a href="/training/students/{student.pk}/">Ana Ruiz</a>' in response.content.decode()
 
 
 def test_member_detail_of_a_deleted_member_is_only_for_those_who_may_restore_it(role_client):

@@ -1,0 +1,573 @@
+"""Reading the change history (DOMAIN.md §6): history events of the tracked models as timeline entries.
+
+The triggers write one event table per tracked model. A page of history merges several of them: each table
+is read newest first by its primary key (``pgh_id``, the insertion order, which has an index; the tables have
+none on ``pgh_created_at``), limited to the rows the page can need, and the streams are merged by event time
+in Python. All tables are read in one ``UNION ALL`` statement whose rows come back as JSON, so a page costs
+the same few queries however many tables it touches:
+
+1. the page's events (every table in scope);
+2. the event before each update of the page, for the field diff (only when the page holds updates);
+3. the related records that diffs and record names show as text (at most two rounds: a record's foreign
+   keys, then theirs, e.g. attendance → session → cohort).
+"""
+
+import heapq
+import itertools
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import DEFAULT_DB_ALIAS, connection, models
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, OuterRef, Q, Subquery, Value, When
+from django.utils import timezone
+from django.utils.text import capfirst
+
+# The domain's tracked models (DOMAIN.md §4 and §7), in the order their events are merged on equal times.
+DOMAIN_MODELS = (
+    "members.member",
+    "members.memberemployment",
+    "organizations.organization",
+    "organizations.organizationcontact",
+    "training.student",
+    "training.enrollment",
+    "training.attendance",
+    "training.credential",
+    "training.jatcapplication",
+    "training.cohort",
+    "training.cohortinstructor",
+    "training.classsession",
+    "training.instructor",
+    "training.location",
+    "attachments.attachment",
+)
+# Also in the global log: the auth user (its events live in the audit app).
+AUDIT_MODELS = ("audit.trackeduser",)
+
+ACTIONS = {"created": "Created", "changed": "Changed", "deleted": "Deleted", "restored": "Restored"}
+
+# Columns no diff shows: bookkeeping, values derived from others, and storage internals.
+HIDDEN_FIELDS = {"id", "created_at", "updated_at", "deleted_at", "is_current", "status_changed_on", "file", "sha256"}
+HIDDEN_FIELDS_OF = {"audit.trackeduser": {"date_joined"}}
+
+# Owned rows link to their parent's page (they have none of their own).
+PARENTS = {
+    "members.memberemployment": "member",
+    "organizations.organizationcontact": "organization",
+    "training.enrollment": "student",
+    "training.attendance": "student",
+    "training.credential": "student",
+    "training.jatcapplication": "student",
+    "training.cohortinstructor": "cohort",
+    "training.classsession": "cohort",
+}
+
+
+@dataclass
+class Entry:
+    """One history event as people read it: who did what to which record, when, from where and why."""
+
+    time: datetime
+    who: str
+    source: str
+    action: str  # created, changed, deleted or restored
+    record_type: str  # the model's verbose name
+    record: str
+    url: str | None
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (field label, old text, new text)
+    reason: str = ""
+    request_id: str = ""
+    record_id: int | None = None
+    model_label: str = ""  # "app_label.model"
+    event_id: int = 0
+
+    @property
+    def what(self) -> str:
+        """E.g. "Member changed"."""
+        return f"{capfirst(self.record_type)} {self.action}"
+
+    @property
+    def source_label(self) -> str:
+        from audit.models import AuditSource
+
+        return AuditSource(self.source).label if self.source in AuditSource.values else self.source
+
+    def __getitem__(self, key):
+        """Read an entry like the dicts the member page used before (``entry["who"]``)."""
+        return getattr(self, key)
+
+
+def record_type_name(model) -> str:
+    """The name a model's records go by in history ("user" for the auth user's stand-in)."""
+    return "user" if model._meta.label_lower == "audit.trackeduser" else str(model._meta.verbose_name)
+
+
+def tracked_models(labels=DOMAIN_MODELS) -> list[type[models.Model]]:
+    """The tracked model classes for ``labels`` ("app_label.model"), in that order."""
+    return [apps.get_model(label) for label in labels]
+
+
+def event_model_of(model) -> type[models.Model]:
+    if model._meta.label_lower == "audit.trackeduser":
+        return apps.get_model("audit", "UserEvent")
+    return model.pgh_event_model
+
+
+def _has_field(model, name: str) -> bool:
+    return any(f.name == name for f in model._meta.concrete_fields)
+
+
+def annotate_action(queryset):
+    """Add ``pgh_action`` (created, changed, deleted, restored) to an event queryset.
+
+    A soft delete or restore is an update of ``deleted_at``: it is told from the event before it of the same
+    record. When there is none (rows seeded without history), a soft delete is still recognised because
+    ``soft_delete()`` stamps ``deleted_at`` and ``updated_at`` with the same time.
+    """
+    event_model = queryset.model
+    if not _has_field(event_model, "deleted_at"):
+        return queryset.annotate(
+            pgh_action=Case(
+                When(pgh_label="insert", then=Value("created")),
+                When(pgh_label="delete", then=Value("deleted")),
+                default=Value("changed"),
+            )
+        )
+    previous = event_model.objects.filter(pgh_obj_id=OuterRef("pgh_obj_id"), pgh_id__lt=OuterRef("pgh_id"))
+    previous_live = (
+        previous.order_by("-pgh_id")
+        .annotate(live=ExpressionWrapper(Q(deleted_at__isnull=True), output_field=BooleanField()))
+        .values("live")[:1]
+    )
+    return queryset.annotate(pgh_previous_live=Subquery(previous_live, output_field=BooleanField())).annotate(
+        pgh_action=Case(
+            When(pgh_label="insert", then=Value("created")),
+            When(pgh_label="delete", then=Value("deleted")),
+            When(
+                Q(deleted_at__isnull=False)
+                & (Q(pgh_previous_live=True) | Q(pgh_previous_live__isnull=True, deleted_at=F("updated_at"))),
+                then=Value("deleted"),
+            ),
+            When(deleted_at__isnull=True, pgh_previous_live=False, then=Value("restored")),
+            default=Value("changed"),
+        )
+    )
+
+
+# --- Reading rows of several tables in one statement ---------------------------------------------------------
+
+
+def _python_value(model_field, value):
+    if value is None or isinstance(model_field, models.JSONField):
+        return value
+    if isinstance(model_field, models.DecimalField):
+        return Decimal(str(value))
+    return model_field.to_python(value)
+
+
+def instance_from_json(model, data: dict):
+    """A model instance from a row given as JSON (``to_jsonb``); columns the model lacks are ignored."""
+    fields = model._meta.concrete_fields
+    values = [_python_value(f, data.get(f.column)) for f in fields]
+    return model.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], values)
+
+
+def fetch_rows(querysets) -> list[tuple[int, dict]]:
+    """Run several querysets (any models, each ordered and sliced as it likes) as one UNION ALL statement.
+
+    Returns (index of the queryset, row as a dict keyed by column) pairs, each queryset's rows in its order.
+    """
+    parts, params = [], []
+    for index, queryset in enumerate(querysets):
+        sql, query_params = queryset.query.get_compiler(using=queryset.db).as_sql()
+        parts.append(f"(SELECT {index} AS part, ROW_NUMBER() OVER () AS n, to_jsonb(r)::text FROM ({sql}) r)")
+        params.extend(query_params)
+    if not parts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts) + " ORDER BY part, n", params)
+        return [(part, json.loads(text, parse_float=Decimal)) for part, _n, text in cursor.fetchall()]
+
+
+# --- Entries -------------------------------------------------------------------------------------------------
+
+
+_RANKS = {label: rank for rank, label in enumerate((*DOMAIN_MODELS, *AUDIT_MODELS))}
+
+
+def merge_key(event):
+    """Newest first. Events of one transaction share its time: then creations count as older than other
+    changes, and a parent's creation as older than its owned rows' (a member is written before its first job)."""
+    return (event.pgh_created_at, event.pgh_label != "insert", _RANKS.get(event.pgh_model._meta.label_lower, -1))
+
+
+def read_events(scopes: dict, *, start: int, stop: int, action: str | None = None) -> tuple[list, bool]:
+    """The events ``start:stop`` (newest first) of the tables in ``scopes`` ({tracked model: Q on its event
+    table}), and whether there are more after them. Each table is read up to ``stop + 1`` rows."""
+    models_in_scope = list(scopes)
+    querysets = []
+    for model in models_in_scope:
+        queryset = annotate_action(event_model_of(model).objects.filter(scopes[model]))
+        if action:
+            queryset = queryset.filter(pgh_action=action)
+        querysets.append(queryset.order_by("-pgh_id")[: stop + 1])
+    streams = defaultdict(list)
+    for part, row in fetch_rows(querysets):
+        model = models_in_scope[part]
+        event = instance_from_json(event_model_of(model), row)
+        event.pgh_action = row["pgh_action"]
+        event.pgh_model = model
+        streams[part].append(event)
+    merged = heapq.merge(
+        *(sorted(streams[part], key=lambda event: event.pgh_id, reverse=True) for part in sorted(streams)),
+        key=merge_key,
+        reverse=True,
+    )
+    events = list(itertools.islice(merged, stop + 1))
+    return events[start:stop], len(events) > stop
+
+
+def previous_events(events) -> dict:
+    """The event before each update of ``events`` of the same record: {(model, pgh_id): previous event}."""
+    updates = defaultdict(list)
+    for event in events:
+        if event.pgh_label == "update":
+            updates[event.pgh_model].append(event.pgh_id)
+    models_in_scope = list(updates)
+    querysets = []
+    for model in models_in_scope:
+        event_model = event_model_of(model)
+        before = (
+            event_model.objects.filter(pgh_obj_id=OuterRef("pgh_obj_id"), pgh_id__lt=OuterRef("pgh_id"))
+            .order_by("-pgh_id")
+            .values("pgh_id")[:1]
+        )
+        wanted = event_model.objects.filter(pgh_id__in=updates[model]).annotate(before=Subquery(before))
+        querysets.append(event_model.objects.filter(pgh_id__in=wanted.values("before")).order_by("pgh_id"))
+    older = defaultdict(list)  # (model, record id) -> its earlier events, oldest first
+    for part, row in fetch_rows(querysets):
+        model = models_in_scope[part]
+        event = instance_from_json(event_model_of(model), row)
+        event.pgh_model = model
+        older[(model, event.pgh_obj_id)].append(event)
+    result = {}
+    for event in events:
+        if event.pgh_label != "update":
+            continue
+        candidates = [e for e in older[(event.pgh_model, event.pgh_obj_id)] if e.pgh_id < event.pgh_id]
+        if candidates:
+            result[(event.pgh_model, event.pgh_id)] = candidates[-1]
+    return result
+
+
+def record_of(event):
+    """The tracked record as the event saw it (an unsaved instance; nothing is read from the database)."""
+    model = event.pgh_model
+    values = {f.attname: getattr(event, f.attname, None) for f in model._meta.concrete_fields}
+    instance = model(**values)
+    instance._state.adding = False
+    return instance
+
+
+class RelatedTexts:
+    """Loads the related records that record names and diffs show, a few tables per query (see the module
+    docstring), and puts them in the instances' relation caches so ``str()`` reads no more rows."""
+
+    depth = 2
+
+    def __init__(self):
+        self.loaded = {}  # (model, pk) -> instance or None when the row is gone
+
+    @staticmethod
+    def _foreign_keys(model):
+        return [
+            f
+            for f in model._meta.concrete_fields
+            if f.is_relation and f.many_to_one or f.one_to_one
+            if f.related_model is not ContentType and f.concrete
+        ]
+
+    def resolve(self, instances) -> None:
+        """Fill the foreign-key caches of ``instances`` (and of the rows they point to, one level more)."""
+        level = list(instances)
+        for _ in range(self.depth):
+            wanted = defaultdict(set)
+            for instance in level:
+                for fk in self._foreign_keys(type(instance)):
+                    value = getattr(instance, fk.attname)
+                    target = fk.related_model._meta.concrete_model
+                    if value is not None and (target, value) not in self.loaded:
+                        wanted[target].add(value)
+                target = self._generic_target(instance)
+                if target and target not in self.loaded:
+                    wanted[target[0]].add(target[1])
+            self._load(wanted)
+            next_level = []
+            for instance in level:
+                for fk in self._foreign_keys(type(instance)):
+                    value = getattr(instance, fk.attname)
+                    if value is None or fk.is_cached(instance):
+                        continue
+                    related = self.loaded.get((fk.related_model._meta.concrete_model, value))
+                    fk.set_cached_value(instance, related)
+                    if related is not None:
+                        next_level.append(related)
+                target = self._generic_target(instance)
+                if target and self.loaded.get(target) is not None:
+                    next_level.append(self.loaded[target])
+            level = next_level
+
+    def _generic_target(self, instance):
+        if instance._meta.label_lower != "attachments.attachment" or not instance.target_type_id:
+            return None
+        model = ContentType.objects.get_for_id(instance.target_type_id).model_class()
+        return (model, instance.target_id) if model else None
+
+    def _load(self, wanted: dict) -> None:
+        models_in_scope = [model for model in wanted if wanted[model]]
+        querysets = [model._base_manager.filter(pk__in=wanted[model]).order_by() for model in models_in_scope]
+        for model in models_in_scope:
+            for pk in wanted[model]:
+                self.loaded[(model, pk)] = None
+        for part, row in fetch_rows(querysets):
+            model = models_in_scope[part]
+            instance = instance_from_json(model, row)
+            self.loaded[(model, instance.pk)] = instance
+
+    def get(self, model, pk):
+        return self.loaded.get((model._meta.concrete_model, pk))
+
+    def text(self, model, pk) -> str:
+        related = self.get(model, pk)
+        if related is None:
+            return f"{model._meta.verbose_name} #{pk} (deleted)"
+        return safe_str(related)
+
+
+def safe_str(instance) -> str:
+    """``str(instance)``, or "<type> #<id>" when it needs a related row that no longer exists."""
+    try:
+        return str(instance)
+    except ObjectDoesNotExist:
+        return f"{instance._meta.verbose_name} #{instance.pk}"
+
+
+def value_text(model_field, value, related: RelatedTexts) -> str:
+    """A stored value as people read it: choice labels, related records by name, yes/no, ISO dates."""
+    if value is None or value == "":
+        return ""
+    if model_field.is_relation and model_field.related_model is ContentType:
+        content_type = ContentType.objects.get_for_id(value)
+        return str(content_type.model_class()._meta.verbose_name) if content_type.model_class() else str(value)
+    if model_field.is_relation:
+        return related.text(model_field.related_model, value)
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def diff_fields(model):
+    hidden = HIDDEN_FIELDS | HIDDEN_FIELDS_OF.get(model._meta.label_lower, set())
+    return [f for f in model._meta.concrete_fields if f.name not in hidden]
+
+
+def build_entries(events) -> list[Entry]:
+    """Turn events (from read_events) into entries with their field diffs, in a fixed number of queries."""
+    previous = previous_events(events)
+    records = {(event.pgh_model, event.pgh_id): record_of(event) for event in events}
+    befores = {key: record_of(event) for key, event in previous.items()}
+    related = RelatedTexts()
+    related.resolve([*records.values(), *befores.values()])
+    entries = []
+    for event in events:
+        model = event.pgh_model
+        record = records[(model, event.pgh_id)]
+        before = befores.get((model, event.pgh_id))
+        context = event.pgh_context or {}
+        entries.append(
+            Entry(
+                time=event.pgh_created_at,
+                who=context.get("username") or "—",
+                source=context.get("source", ""),
+                action=event.pgh_action,
+                record_type=record_type_name(model),
+                record=record_text(record, related),
+                url=record_url(record),
+                changes=changes_of(event, record, before, related),
+                reason=context.get("reason", ""),
+                request_id=context.get("request_id", ""),
+                record_id=event.pgh_obj_id,
+                model_label=model._meta.label_lower,
+                event_id=event.pgh_id,
+            )
+        )
+    return entries
+
+
+def record_text(record, related: RelatedTexts) -> str:
+    if record._meta.label_lower == "attachments.attachment":
+        target = related.get(ContentType.objects.get_for_id(record.target_type_id).model_class(), record.target_id)
+        return f"{record.original_name} (on {safe_str(target)})" if target is not None else record.original_name
+    return safe_str(record)
+
+
+def record_url(record) -> str | None:
+    """The record's page, or its parent's for owned rows (an attachment: its target's)."""
+    label = record._meta.label_lower
+    if label == "attachments.attachment":
+        model = ContentType.objects.get_for_id(record.target_type_id).model_class()
+        if model is None:
+            return None
+        return record_url(model(pk=record.target_id)) if hasattr(model, "get_absolute_url") else None
+    if label in PARENTS:
+        fk = record._meta.get_field(PARENTS[label])
+        parent_id = getattr(record, fk.attname)
+        return fk.related_model(pk=parent_id).get_absolute_url() if parent_id else None
+    if hasattr(record, "get_absolute_url"):
+        return record.get_absolute_url()
+    return None
+
+
+def changes_of(event, record, before, related: RelatedTexts) -> list[tuple[str, str, str]]:
+    """(field label, old text, new text) for each shown field the event changed; a creation lists the values
+    it set; a deletion, a soft delete and a restore list none (the action says it)."""
+    model = event.pgh_model
+    if event.pgh_action in ("deleted", "restored") or event.pgh_label == "delete":
+        return []
+    changes = []
+    for model_field in diff_fields(model):
+        new = getattr(record, model_field.attname)
+        old = getattr(before, model_field.attname) if before is not None else None
+        if before is None and event.pgh_label == "update":
+            continue  # no earlier event to compare with (seeded without history)
+        if new == old or (before is None and new in (None, "", False)):
+            continue
+        changes.append(
+            (
+                capfirst(str(model_field.verbose_name)),
+                value_text(model_field, old, related),
+                value_text(model_field, new, related),
+            )
+        )
+    return changes
+
+
+# --- Who may see which tables --------------------------------------------------------------------------------
+
+
+def visible_scopes(user, labels=DOMAIN_MODELS) -> dict:
+    """{tracked model: Q} for the tracked models the user may view; the instructor role only sees the training
+    records of their own cohorts (DOMAIN.md §5)."""
+    from ip2a.roles import ORGANIZER, user_roles
+    from training.models import limited_to_own_cohorts
+
+    scopes = {}
+    limited = limited_to_own_cohorts(user)
+    organizer_only = not user.is_superuser and set(user_roles(user)) == {ORGANIZER}
+    for model in tracked_models(labels):
+        if not user.has_perm(f"{model._meta.app_label}.view_{model._meta.model_name}"):
+            continue
+        scope = own_cohorts_scope(model, user) if limited else Q()
+        if organizer_only and model._meta.label_lower == "attachments.attachment":
+            organization = apps.get_model("organizations", "Organization")
+            scope = Q(target_type=ContentType.objects.get_for_model(organization))  # DOMAIN.md §5
+        if scope is not None:
+            scopes[model] = scope
+    return scopes
+
+
+def own_cohorts_scope(model, user):
+    """The part of a training model's event table an instructor may see (None: none of it)."""
+    from training.models import Enrollment, own_cohort_ids, own_student_ids
+
+    label = model._meta.label_lower
+    students, cohorts = own_student_ids(user), own_cohort_ids(user)
+    if label == "training.student":
+        return Q(pgh_obj_id__in=students)
+    if label in ("training.enrollment", "training.attendance", "training.credential", "training.jatcapplication"):
+        return Q(student_id__in=students)
+    if label == "training.cohort":
+        return Q(pgh_obj_id__in=cohorts)
+    if label in ("training.cohortinstructor", "training.classsession"):
+        return Q(cohort_id__in=cohorts)
+    if label == "training.instructor":
+        teaching = apps.get_model("training", "CohortInstructor").objects.filter(cohort_id__in=cohorts)
+        return Q(pgh_obj_id__in=teaching.values("instructor_id"))
+    if label == "training.location":
+        return Q()
+    if label == "attachments.attachment":
+        student_type = ContentType.objects.get_for_model(apps.get_model("training", "Student"))
+        enrollment_type = ContentType.objects.get_for_model(Enrollment)
+        return Q(target_type=student_type, target_id__in=students) | Q(
+            target_type=enrollment_type,
+            target_id__in=Enrollment.objects.filter(student_id__in=students).values("pk"),
+        )
+    return None
+
+
+def recent_events(*, user, limit=10) -> list[Entry]:
+    """The last ``limit`` history events across the tracked domain models the user may view, newest first
+    (the dashboard's recent-activity panel)."""
+    scopes = visible_scopes(user)
+    if not scopes:
+        return []
+    events, _more = read_events(scopes, start=0, stop=limit)
+    return build_entries(events)
+
+
+# --- One record and the rows it owns -------------------------------------------------------------------------
+
+# The owned rows whose events a record's history shows: {parent: {owned model: its foreign key to the parent}}.
+OWNED = {
+    "members.member": {"members.memberemployment": "member_id"},
+    "organizations.organization": {"organizations.organizationcontact": "organization_id"},
+    "training.student": {
+        "training.enrollment": "student_id",
+        "training.attendance": "student_id",
+        "training.credential": "student_id",
+        "training.jatcapplication": "student_id",
+    },
+    "training.cohort": {"training.cohortinstructor": "cohort_id", "training.classsession": "cohort_id"},
+}
+
+
+def record_scopes(obj, *, user=None) -> dict:
+    """{tracked model: Q on its event table} for the events of ``obj``, of the rows it owns (deleted ones too:
+    their history keeps them) and of the attachments of both (left out when ``user`` may not list the
+    record's attachments, e.g. an organizer on a member)."""
+    from attachments.models import TARGET_CATEGORIES
+    from attachments.services import attachment_can_view
+
+    model = type(obj)._meta.concrete_model
+    label = model._meta.label_lower
+    scopes = {model: Q(pgh_obj_id=obj.pk)}
+    attachment_targets = Q()
+    if label in TARGET_CATEGORIES:
+        attachment_targets |= Q(target_type=ContentType.objects.get_for_model(model), target_id=obj.pk)
+    for owned_label, fk in OWNED.get(label, {}).items():
+        owned = apps.get_model(owned_label)
+        scopes[owned] = Q(**{fk: obj.pk})
+        if owned_label in TARGET_CATEGORIES:
+            ids = event_model_of(owned).objects.filter(**{fk: obj.pk}).values("pgh_obj_id")
+            attachment_targets |= Q(target_type=ContentType.objects.get_for_model(owned), target_id__in=ids)
+    if attachment_targets and (user is None or attachment_can_view(user, obj)):
+        scopes[apps.get_model("attachments", "Attachment")] = attachment_targets
+    return scopes
+
+
+def record_events(obj, *, user=None, start: int = 0, stop: int = 10) -> tuple[list[Entry], bool]:
+    """Entries ``start:stop`` (newest first) of the history of ``obj`` and its owned rows, and whether more
+    follow."""
+    events, more = read_events(record_scopes(obj, user=user), start=start, stop=stop)
+    return build_entries(events), more
