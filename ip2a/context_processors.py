@@ -11,17 +11,47 @@ NAVIGATION = [
     ("Audit", "audit:history_list", "audit.view_global_log"),
 ]
 
+# The pages of one section, shown under the header on every page of that section (path prefix → entries).
+SUBNAVIGATION = {
+    "/training/": [
+        ("Students", "training:student_list", "training.view_student"),
+        ("Cohorts", "training:cohort_list", "training.view_cohort"),
+        ("Instructors", "training:instructor_list", "training.view_instructor"),
+        ("Locations", "training:location_list", "training.view_location"),
+        ("Expiring credentials", "training:credential_expiring", "training.view_credential"),
+        ("JATC applications", "training:jatcapplication_list", "training.view_jatcapplication"),
+    ],
+}
+
+
+def _entries(request, user, table, *, section: bool = False):
+    """The entries of a navigation table whose URL exists and whose permission the user holds; with
+    ``section`` an entry is active anywhere under its URL's first path segment (/training/…)."""
+    entries = []
+    for label, url_name, permission in table:
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        if user.has_perm(permission):
+            prefix = "/" + url.strip("/").split("/")[0] + "/" if section else url
+            entries.append({"label": label, "url": url, "active": request.path.startswith(prefix)})
+    return entries
+
 
 def portal(request):
-    """Return the version for the footer and the navigation entries the user may see."""
-    nav = []
+    """Return the version for the footer and the navigation entries (and those of the current section) the
+    user may see."""
+    nav, subnav = [], []
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        for label, url_name, permission in NAVIGATION:
-            try:
-                url = reverse(url_name)
-            except NoReverseMatch:
-                continue
-            if user.has_perm(permission):
-                nav.append({"label": label, "url": url, "active": request.path.startswith(url)})
-    return {"ip2a_version": settings.IP2A_VERSION, "ip2a_env": settings.IP2A_ENV, "navigation": nav}
+        nav = _entries(request, user, NAVIGATION, section=True)
+        for prefix, table in SUBNAVIGATION.items():
+            if request.path.startswith(prefix):
+                subnav = _entries(request, user, table)
+    return {
+        "ip2a_version": settings.IP2A_VERSION,
+        "ip2a_env": settings.IP2A_ENV,
+        "navigation": nav,
+        "subnavigation": subnav,
+    }

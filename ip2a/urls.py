@@ -5,10 +5,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from ip2a import views
+from ip2a.dashboard import DashboardView
 from ip2a.imports import ImportView
+from ip2a.search import SearchView
 
 urlpatterns = [
-    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("", DashboardView.as_view(), name="dashboard"),
+    path("search/", SearchView.as_view(), name="search"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

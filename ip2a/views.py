@@ -7,24 +7,22 @@
 - ``ObjectCreateView`` / ``ObjectUpdateView``: ModelForm pages saved in one transaction, with the database's
   refusals shown as form errors and an optional or required reason kept in the history.
 - ``SoftDeleteView`` / ``RestoreView``: confirmation pages asking for the reason.
-- ``DashboardView`` and the ``healthz`` / ``readyz`` probes.
+- The ``healthz`` / ``readyz`` probes (the dashboard lives in ``ip2a/dashboard.py``).
 """
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
-from django.db.models import Count
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django.views.generic import CreateView, DetailView, FormView, TemplateView, UpdateView
+from django.views.generic import CreateView, DetailView, FormView, UpdateView
 from django_filters.views import FilterView
 
 from audit.access import log_access
@@ -32,7 +30,6 @@ from audit.history import history_reason
 from ip2a.forms import ReasonForm, integrity_error_message
 from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
-from ip2a.roles import ROLE_LABELS, ROLE_NAMES
 
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -263,18 +260,6 @@ class RestoreView(ObjectActionView):
 
     def success_message(self):
         return f"Restored {self.object._meta.verbose_name} “{self.object}”."
-
-
-class DashboardView(TemplateView):
-    """The start page: real counts from the database (users per role until the domain panels arrive)."""
-
-    template_name = "dashboard.html"
-
-    def get_context_data(self, **kwargs):
-        """Add the number of users holding each role, zero included."""
-        counts = dict(Group.objects.filter(name__in=ROLE_NAMES).annotate(n=Count("user")).values_list("name", "n"))
-        roles = [{"name": role, "label": ROLE_LABELS[role], "users": counts.get(role, 0)} for role in ROLE_NAMES]
-        return super().get_context_data(roles=roles, **kwargs)
 
 
 @login_not_required

@@ -74,18 +74,6 @@ def test_password_change_applies_the_validators(client, make_user):
     assert user.check_password(new)
 
 
-def test_dashboard_counts_users_per_role(client, make_user):
-    make_user("staff", username="s1")
-    make_user("staff", username="s2")
-    client.force_login(make_user("officer"))
-
-    response = client.get("/")
-
-    roles = {row["name"]: row["users"] for row in response.context["roles"]}
-    assert roles == {"admin": 0, "officer": 1, "staff": 2, "organizer": 0, "instructor": 0, "read_only": 0}
-    assert '<dd data-role="staff">2</dd>' in response.content.decode()
-
-
 def test_base_layout_is_accessible_and_shows_the_user_menu(client, make_user, settings):
     client.force_login(make_user("admin", username="ada", is_staff=True))
 
@@ -147,3 +135,22 @@ def test_requests_renew_the_session_at_most_once_a_minute(client, make_user):
     client.get("/")
 
     assert Session.objects.get().expire_date == first
+
+
+def test_training_pages_show_the_sections_sub_navigation_the_role_may_use(client, make_user):
+    client.force_login(make_user("staff"))
+
+    html = client.get("/training/cohorts/").content.decode()
+
+    assert '<nav class="subnav" aria-label="Section">' in html
+    assert '<a class="button" href="/training/cohorts/" aria-current="page">Cohorts</a>' in html
+    assert 'href="/training/students/">Students</a>' in html
+    assert '<a href="/training/students/" aria-current="page">Training</a>' in html
+
+
+def test_sub_navigation_is_absent_outside_its_section(client, make_user):
+    client.force_login(make_user("staff"))
+
+    html = client.get("/members/").content.decode()
+
+    assert 'aria-label="Section"' not in html
