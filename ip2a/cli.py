@@ -4,7 +4,7 @@
     ip2adb integrity [flags]                          → manage.py integrity (manage.py repair with --repair)
     ip2adb load [flags]                               → manage.py loadtest
     ip2adb reset [--yes] [--with-history]             → manage.py reset
-    ip2adb all [--quick | --stress]                   → seed, integrity, repair --apply, integrity, load
+    ip2adb all [--quick | --stress] [--load-run-time T] → seed, integrity, repair --apply, integrity, load
 
 Each subcommand runs the management command in its own process and returns its exit code; `ip2adb <sub>
 --help` lists every flag of the command behind it.
@@ -46,15 +46,16 @@ def run_sub(name: str, args: list[str]) -> int:
     return manage(COMMANDS[name], *args)
 
 
-def run_all(mode: str | None) -> int:
-    """The whole operator cycle; stops when the seed fails; exit 1 when any step failed."""
+def run_all(mode: str | None, load_run_time: str | None = None) -> int:
+    """The whole operator cycle; stops when the seed fails; exit 1 when any step failed. The load step runs the
+    same preset as the seed (``loadtest --quick`` after ``seed --quick``), for ``load_run_time`` if given."""
     flags = [f"--{mode}"] if mode else []
     steps = [
         ("seed", ["seed", "--yes", *flags]),
         ("integrity", ["integrity"]),
         ("repair --apply", ["repair", "--apply"]),
         ("integrity again", ["integrity"]),
-        ("load", ["loadtest", *flags]),
+        ("load", ["loadtest", *flags, *(["--run-time", load_run_time] if load_run_time else [])]),
     ]
     results = []
     for label, argv in steps:
@@ -99,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         mode = sub.add_mutually_exclusive_group()
         mode.add_argument("--quick", action="store_const", const="quick", dest="mode", help="Quick data and load.")
         mode.add_argument("--stress", action="store_const", const="stress", dest="mode", help="Stress volumes.")
-        return run_all(sub.parse_args(rest).mode)
+        sub.add_argument("--load-run-time", metavar="TIME", help="How long the load step runs, e.g. 30s.")
+        parsed = sub.parse_args(rest)
+        return run_all(parsed.mode, parsed.load_run_time)
     if "-h" in rest or "--help" in rest:
         print(f"ip2adb {name}: {DESCRIPTIONS[name]}\n")
         if name == "integrity":
