@@ -1,3 +1,4 @@
+import re
 from datetime import date, timedelta
 
 from django import forms
@@ -5,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
-from members.models import Member, MemberEmployment, MemberStatus
+from members.models import MEMBER_NUMBER_PATTERN, NUMBER_FORMAT_MESSAGE, Member, MemberEmployment, MemberStatus
 from members.services import STATUSES_NEEDING_REASON
 from organizations.models import Organization
 
@@ -61,7 +62,12 @@ class MemberForm(forms.ModelForm):
             del self.fields["status"]
 
     def clean_member_number(self):
-        return self.cleaned_data["member_number"].strip().upper()
+        """Trim and upper-case as the model stores it; the format is checked here too so that its message
+        stands beside the field (the database's number_format constraint holds it on every other path)."""
+        number = self.cleaned_data["member_number"].strip().upper()
+        if not re.fullmatch(MEMBER_NUMBER_PATTERN, number):
+            raise ValidationError(NUMBER_FORMAT_MESSAGE)
+        return number
 
     def clean_state(self):
         return self.cleaned_data["state"].strip().upper()

@@ -21,6 +21,7 @@ from ip2a.models import (
 )
 
 MEMBER_NUMBER_PATTERN = r"^([0-9]{5,10}|[A-Z][0-9]{5,10}|[0-9]{5,10}[A-Z])$"
+NUMBER_FORMAT_MESSAGE = "A member number is 5 to 10 digits, with at most one letter before or after."
 MIN_AGE, MAX_AGE = 16, 110  # [form] ages a date of birth may give (DOMAIN.md §4.2; MEM-009 re-checks)
 MIN_RATE, MAX_RATE = 10, 150  # hourly rates outside this range are flagged (EMP-006), not refused
 
@@ -106,7 +107,7 @@ class Member(SoftDeleteModel, AddressFields):
             models.CheckConstraint(
                 condition=Q(member_number__regex=MEMBER_NUMBER_PATTERN),
                 name=constraint_name("number_format"),
-                violation_error_message="A member number is 5 to 10 digits, with at most one letter before or after.",
+                violation_error_message=NUMBER_FORMAT_MESSAGE,
             ),
             not_blank("first_name"),
             not_blank("last_name"),

@@ -43,7 +43,9 @@ def test_member_form_trims_and_upper_cases_the_member_number():
 def test_member_form_shows_the_number_format_rule():
     form = MemberForm(member_data(member_number="12-34"))
 
-    assert form.errors["__all__"] == ["A member number is 5 to 10 digits, with at most one letter before or after."]
+    assert form.errors == {
+        "member_number": ["A member number is 5 to 10 digits, with at most one letter before or after."]
+    }
 
 
 def test_member_form_refuses_the_number_of_a_deleted_member():

@@ -380,8 +380,8 @@ def test_member_create_answers_bad_input_with_400_and_the_message(role_client):
 
     assert response.status_code == 400
     assert response.context["form"].errors == {
+        "member_number": ["A member number is 5 to 10 digits, with at most one letter before or after."],
         "join_date": ["The join date cannot be in the future."],
-        "__all__": ["A member number is 5 to 10 digits, with at most one letter before or after."],
     }
     assert not Member.objects.exists()
 
