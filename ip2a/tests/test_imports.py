@@ -623,6 +623,30 @@ def test_import_students_matched_by_email_case_insensitively(staff_client):
     assert Student.objects.get(email="bo@example.org").events.get().pgh_context["source"] == "import"
 
 
+def test_import_summary_links_officers_to_the_imports_changes_in_the_history(client, make_user):
+    client.force_login(make_user("officer", username="olga"))
+    previewed = preview(client, HEADER + GOOD_ROWS)
+
+    response = confirm(client, previewed)
+
+    link = (
+        f'<a href="/audit/?request_id={response["X-Request-ID"]}">See every change of this import in the history</a>'
+    )
+    assert link in response.content.decode()
+    history = client.get("/audit/", {"request_id": response["X-Request-ID"]})
+    assert history.status_code == 200
+    assert history.content.decode().count("7100001") >= 1
+    assert {entry.record_id for entry in history.context["entries"]} == set(
+        Member.objects.values_list("pk", flat=True)
+    )
+
+
+def test_import_summary_offers_no_history_link_to_staff(staff_client):
+    response = confirm(staff_client, preview(staff_client, HEADER + GOOD_ROWS))
+
+    assert "/audit/?request_id=" not in response.content.decode()
+
+
 # --- Permissions ------------------------------------------------------------------------------------------
 
 MEMBERSHIP_IMPORTERS = {"admin", "officer", "staff"}
