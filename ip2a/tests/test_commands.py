@@ -272,3 +272,11 @@ def test_reset_clears_the_shared_cache():
     run("reset", "--yes")
 
     assert cache.get("dashboard-numbers") is None
+
+
+def test_pagetimes_times_each_page_for_each_role():
+    out = run("pagetimes", "--roles", "staff", "--paths", "/", "/members/", "--repeat", "1")
+
+    lines = [line for line in out.splitlines() if line.startswith("staff ")]
+    assert [line.split()[1:3] for line in lines] == [["/", "200"], ["/members/", "200"]]
+    assert "Timed 2 pages; slowest warm:" in out
