@@ -30,3 +30,10 @@ def integrity_error_message(exc: IntegrityError) -> str:
     diag = getattr(exc.__cause__, "diag", None)
     name = getattr(diag, "constraint_name", None)
     return (name and constraint_message(name)) or GENERIC_CONFLICT
+
+
+class AnyYesNoSelect(forms.Select):
+    """The widget of a yes/no list filter: "Any" (not filtered), "Yes" or "No" (Django's says "Unknown")."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, choices=[("", "Any"), ("true", "Yes"), ("false", "No")])

@@ -2,6 +2,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from ip2a.forms import AnyYesNoSelect
 from organizations.filters import StableOrderingFilter
 from training.models import Cohort, CohortStatus, Instructor, Location, LocationType, RateType
 
@@ -63,7 +64,7 @@ class InstructorFilterSet(DeletedFilterSet):
         label="Search",
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or email"}),
     )
-    is_active = django_filters.BooleanFilter(label="Active")
+    is_active = django_filters.BooleanFilter(label="Active", widget=AnyYesNoSelect)
     rate_type = django_filters.ChoiceFilter(choices=RateType.choices, label="Rate type")
     sort = StableOrderingFilter(
         fields=[("last_name", "name"), ("email", "email")],

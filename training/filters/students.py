@@ -5,6 +5,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from ip2a.forms import AnyYesNoSelect
 from training.models import (
     ApplicationStatus,
     Cohort,
@@ -75,7 +76,7 @@ class StudentFilterSet(django_filters.FilterSet):
         help_text="With a cohort: the status in that cohort.",
         widget=forms.CheckboxSelectMultiple,
     )
-    veteran = django_filters.BooleanFilter(field_name="is_veteran", label="Veteran")
+    veteran = django_filters.BooleanFilter(field_name="is_veteran", label="Veteran", widget=AnyYesNoSelect)
     deleted = django_filters.ChoiceFilter(
         method="filter_deleted",
         label="Show",

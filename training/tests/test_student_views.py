@@ -296,6 +296,14 @@ def test_student_list_filters_by_veteran(login):
     response = login("read_only").get(reverse("training:student_list"), {"veteran": "true"})
 
     assert list(response.context["object_list"]) == [veteran]
+    assert '<option value="true" selected>Yes</option>' in response.content.decode()
+
+
+def test_student_list_veteran_filter_offers_any_yes_no(login):
+    html = login("read_only").get(reverse("training:student_list")).content.decode()
+
+    assert '<option value="" selected>Any</option>' in html
+    assert "Unknown" not in html
 
 
 def test_student_list_rejects_malformed_filters(login):
