@@ -18,7 +18,7 @@ graceful_timeout = 20
 # restarting all at once.
 max_requests = 5000
 max_requests_jitter = 500
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log (load tests)
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("TRUSTED_PROXIES", "127.0.0.1")
 control_socket_disable = True  # several portals (make run, load tests) may run side by side
