@@ -422,6 +422,11 @@ class EnrollmentQuerySet(StudentOwnedQuerySet):
     def open(self):
         return self.filter(status__in=OPEN_ENROLLMENT)
 
+    def visible_to(self, user):
+        """All enrollments, or for an instructor only those in their own cohorts (not an own student's places in
+        other cohorts; the attachment rules scope enrollments the same way)."""
+        return self.filter(cohort_id__in=own_cohort_ids(user)) if limited_to_own_cohorts(user) else self
+
 
 class AttendanceQuerySet(OwnedQuerySet):
     def visible_to(self, user):

@@ -50,13 +50,17 @@ class CohortForm(forms.ModelForm):
 
     def clean_max_students(self):
         max_students = self.cleaned_data["max_students"]
+        self.check_capacity(max_students)
+        return max_students
+
+    def check_capacity(self, max_students) -> None:
+        """Refuse a capacity below the seats already taken (the view checks again with the cohort row locked)."""
         if self.instance.pk and max_students is not None:
             taken = Enrollment.objects.filter(
                 cohort=self.instance, status__in=SEAT_TAKING, student__deleted_at__isnull=True
             ).count()
             if max_students < taken:
                 raise forms.ValidationError(f"{taken} students already hold a seat; the capacity cannot be lower.")
-        return max_students
 
 
 class CohortStatusForm(forms.Form):

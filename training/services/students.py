@@ -112,10 +112,15 @@ def _cohort_dates(cohort: Cohort) -> str:
 
 
 def _check_seat(cohort: Cohort, *, exclude_pk: int | None = None) -> None:
-    """Refuse when the (locked) cohort has no free place; enrolled, in progress and completed take a place."""
+    """Refuse when the (locked) cohort has no free place; enrolled, in progress and completed take a place, as the
+    cohort pages, the cohort form and the integrity check COH-004 count them (soft-deleted students left out)."""
     if cohort.max_students is None:
         return
-    taken = Enrollment.objects.filter(cohort=cohort, status__in=SEAT_TAKING).exclude(pk=exclude_pk).count()
+    taken = (
+        Enrollment.objects.filter(cohort=cohort, status__in=SEAT_TAKING, student__deleted_at__isnull=True)
+        .exclude(pk=exclude_pk)
+        .count()
+    )
     if taken >= cohort.max_students:
         raise ValidationError(f"{cohort} is full: {taken} of {cohort.max_students} places are taken.")
 

@@ -384,6 +384,25 @@ def test_cohort_create_answers_bad_dates_with_400_and_the_message(login, world):
     assert not Cohort.objects.filter(name="Fall").exists()
 
 
+def test_cohort_update_checks_the_capacity_again_under_the_cohort_lock(login, world, monkeypatch):
+    """The form's count may be stale (an enrollment committed since); the save counts again with the cohort row
+    locked, as enrollment_create does, so a lowered capacity and a new seat cannot both pass."""
+    from training.forms.cohorts import CohortForm
+
+    EnrollmentFactory(cohort=world.cohort)
+    monkeypatch.setattr(CohortForm, "clean_max_students", lambda form: form.cleaned_data["max_students"])
+
+    response = login("staff").post(
+        url("cohort_update", world.cohort.pk),
+        {"name": "Spring Wiremen", "start_date": "2026-09-01", "max_students": 1},
+    )
+
+    world.cohort.refresh_from_db()
+    assert response.status_code == 400
+    assert "2 students already hold a seat" in response.content.decode()
+    assert world.cohort.max_students == 20
+
+
 def test_cohort_update_refuses_a_capacity_below_the_seats_taken(login, world):
     EnrollmentFactory(cohort=world.cohort)
 

@@ -174,3 +174,12 @@ def test_instructor_sees_a_student_of_own_cohort_whatever_the_enrollment_status(
     dropped = EnrollmentFactory(cohort=own[Cohort], status="dropped")
 
     assert visible(Student, user) == {own[Student].pk, dropped.student_id}
+
+
+def test_instructor_does_not_see_an_own_students_enrollment_in_another_cohort(make_user, own, other):
+    user = make_user("instructor")
+    assign_user(user, own)
+    EnrollmentFactory(cohort=other[Cohort], student=own[Student], status="dropped")
+
+    assert visible(Enrollment, user) == {own[Enrollment].pk}
+    assert visible(Student, user) == {own[Student].pk}

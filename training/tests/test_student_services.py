@@ -78,6 +78,15 @@ def test_enrollment_create_counts_enrolled_in_progress_and_completed_against_cap
     assert cohort.enrollments.count() == 3
 
 
+def test_enrollment_create_leaves_the_place_of_a_deleted_student_free_as_the_cohort_page_counts():
+    cohort = CohortFactory(max_students=1)
+    EnrollmentFactory(cohort=cohort, student__deleted_at=timezone.now())
+
+    enrollment = enrollment_create(student=StudentFactory(), cohort=cohort)
+
+    assert enrollment.cohort == cohort
+
+
 def test_enrollment_create_leaves_places_of_dropped_withdrawn_and_deferred_free():
     cohort = CohortFactory(max_students=1)
     for status in (EnrollmentStatus.DROPPED, EnrollmentStatus.WITHDRAWN, EnrollmentStatus.DEFERRED):

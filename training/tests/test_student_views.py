@@ -12,6 +12,8 @@ from audit.models import AccessLog
 from members.factories import MemberFactory
 from members.models import Member
 from training.factories import (
+    AttendanceFactory,
+    ClassSessionFactory,
     CohortFactory,
     CohortInstructorFactory,
     CredentialFactory,
@@ -225,6 +227,29 @@ def test_instructors_see_no_edit_buttons_but_may_add_credentials(login, enrollme
     assert student_url("enrollment_create", enrollment.student) not in content
     assert row_url("enrollment_drop", enrollment) not in content
     assert row_url("credential_delete", enrollment.student.credentials.get()) not in content
+
+
+def test_instructors_see_a_shared_students_enrollments_and_attendance_in_their_own_cohorts_only(login, enrollment):
+    session = ClassSessionFactory(cohort=enrollment.cohort)
+    AttendanceFactory(session=session, student=enrollment.student, status="present")
+    elsewhere = EnrollmentFactory(
+        student=enrollment.student,
+        cohort=CohortFactory(name="Elsewhere", start_date=dt.date(2027, 1, 4), end_date=dt.date(2027, 3, 26)),
+        enrolled_on=dt.date(2026, 12, 1),
+    )
+    AttendanceFactory(
+        session=ClassSessionFactory(cohort=elsewhere.cohort), student=enrollment.student, status="absent"
+    )
+    client = login("instructor")
+
+    detail = client.get(student_url("student_detail", enrollment.student))
+    listed = client.get(reverse("training:student_list")).context["object_list"]
+
+    assert [e.pk for e in detail.context["enrollments"]] == [enrollment.pk]
+    program_and_enrollments = detail.content.decode().split('id="program-heading"')[1].split('id="credentials"')[0]
+    assert "Elsewhere" not in program_and_enrollments
+    assert detail.context["attendance_rate"] == 1.0
+    assert [s.current_cohort for s in listed] == [enrollment.cohort]
 
 
 # --- Student list -----------------------------------------------------------------------------------------

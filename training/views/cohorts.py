@@ -160,6 +160,16 @@ class CohortUpdateView(VisibleDetailMixin, ObjectUpdateView):
     form_class = CohortForm
     template_name = "training/cohort_form.html"
 
+    def save_form(self, form):
+        # enrollment_create counts seats with the cohort row locked; lock it here too and count again, so a lowered
+        # capacity and a seat taken at the same moment cannot both pass.
+        Cohort.objects.select_for_update().filter(pk=form.instance.pk).first()
+        try:
+            form.check_capacity(form.cleaned_data["max_students"])
+        except ValidationError as exc:
+            raise ValidationError({"max_students": exc.messages}) from exc
+        return form.save()
+
 
 class CohortActionMixin:
     """An action on a live cohort the user may see."""

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -37,6 +37,7 @@ from training.forms.students import (
 )
 from training.models import (
     OPEN_ENROLLMENT,
+    Attendance,
     Credential,
     CredentialStatus,
     Enrollment,
@@ -55,6 +56,7 @@ from training.services.students import (
     enrollment_create,
     jatc_application_advance,
 )
+from training.views.cohorts import ATTENDED
 
 # A credential expiring within this many days is flagged "expiring soon" on the student page.
 EXPIRING_SOON_DAYS = 30
@@ -71,6 +73,12 @@ def set_program_fields(student, enrollments) -> None:
     current = next((e for e in enrollments if e.status in OPEN_ENROLLMENT), None)
     student.current_cohort = current.cohort if current else None
     student.program_status_label = enrollments[0].get_status_display() if enrollments else "Applicant"
+
+
+def attendance_rate(marks) -> float | None:
+    """Share of the marks that count as attended (as Student.attendance_rate counts), or None without marks."""
+    counts = marks.aggregate(total=Count("pk"), attended=Count("pk", filter=Q(status__in=ATTENDED)))
+    return counts["attended"] / counts["total"] if counts["total"] else None
 
 
 def mark_expiry(credentials) -> list:
@@ -167,8 +175,9 @@ class StudentListView(FilteredListView):
 
     def get_queryset(self):
         # Deleted rows are hidden by the FilterSet unless the user may restore them.
-        return Student.all_objects.visible_to(self.request.user).prefetch_related(
-            Prefetch("enrollments", queryset=enrollments_newest_first(), to_attr="enrollment_list")
+        user = self.request.user
+        return Student.all_objects.visible_to(user).prefetch_related(
+            Prefetch("enrollments", queryset=enrollments_newest_first().visible_to(user), to_attr="enrollment_list")
         )
 
     def get_context_data(self, **kwargs):
@@ -189,7 +198,7 @@ class StudentDetailView(ObjectDetailView):
     def get_context_data(self, **kwargs):
         student, user = self.object, self.request.user
         admin = is_admin(user)
-        enrollments = list(enrollments_newest_first().filter(student=student))
+        enrollments = list(enrollments_newest_first().visible_to(user).filter(student=student))
         for enrollment in enrollments:
             allowed = ENROLLMENT_TRANSITIONS.get(enrollment.status, ())
             enrollment.actions = [
@@ -213,6 +222,7 @@ class StudentDetailView(ObjectDetailView):
         completed = any(e.status == EnrollmentStatus.COMPLETED for e in enrollments)
         return super().get_context_data(
             enrollments=enrollments,
+            attendance_rate=attendance_rate(Attendance.objects.visible_to(user).filter(student=student)),
             credentials=credentials,
             applications=applications,
             member=member,
