@@ -1,6 +1,6 @@
 import pghistory
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower, Upper
 from django.utils import timezone
@@ -427,6 +427,14 @@ class EnrollmentQuerySet(StudentOwnedQuerySet):
         other cohorts; the attachment rules scope enrollments the same way)."""
         return self.filter(cohort_id__in=own_cohort_ids(user)) if limited_to_own_cohorts(user) else self
 
+    @transaction.atomic
+    def delete(self):
+        """Delete the enrollments with their students' marks on their cohorts' sessions (a mark needs an
+        enrollment, ATD-002), and soft-delete their attachments."""
+        for student_id, cohort_id in self.values_list("student_id", "cohort_id"):
+            Attendance.objects.filter(student_id=student_id, session__cohort_id=cohort_id).delete()
+        return super().delete()
+
 
 class AttendanceQuerySet(OwnedQuerySet):
     def visible_to(self, user):
@@ -480,6 +488,16 @@ class Enrollment(OwnedModel):
         instance = super().from_db(db, field_names, values, **kwargs)
         instance._loaded_status = instance.__dict__.get("status")
         return instance
+
+    @transaction.atomic
+    def delete(self, using=None, keep_parents=False, *, reason: str = ""):
+        """Delete the enrollment with the student's marks on the cohort's sessions (a mark needs an enrollment,
+        ATD-002); its attachments are soft-deleted, and the reason goes to the history of both."""
+        from audit.history import history_reason
+
+        with history_reason(reason or "enrollment deleted"):
+            Attendance.objects.filter(student_id=self.student_id, session__cohort_id=self.cohort_id).delete()
+            return super().delete(using=using, keep_parents=keep_parents, reason=reason)
 
     def save(self, *args, **kwargs):
         if self.status != getattr(self, "_loaded_status", self.status):

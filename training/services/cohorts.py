@@ -102,6 +102,12 @@ def cohortinstructor_make_primary(*, assignment: CohortInstructor, reason: str =
     assignment = CohortInstructor.objects.select_for_update().select_related("instructor").get(pk=assignment.pk)
     if assignment.is_primary:
         return assignment
+    # Lock the instructor too: instructor_soft_delete checks primary assignments under this lock.
+    instructor = Instructor.all_objects.select_for_update().get(pk=assignment.instructor_id)
+    if instructor.deleted_at is not None or not instructor.is_active:
+        raise ValidationError(
+            f"{instructor} is {'deleted' if instructor.deleted_at else 'inactive'}; choose another primary instructor."
+        )
     with history_reason(reason or f"made {assignment.instructor} the primary instructor"):
         CohortInstructor.objects.filter(cohort_id=assignment.cohort_id, is_primary=True).update(
             is_primary=False, updated_at=timezone.now()

@@ -424,3 +424,15 @@ def test_soft_delete_guards_refuse_a_deleted_row():
 
     with pytest.raises(ValidationError, match="is already deleted"):
         location_soft_delete(location=location, reason="again")
+
+
+def test_cohortinstructor_make_primary_refuses_an_inactive_instructor():
+    from training.factories import CohortInstructorFactory
+    from training.services.cohorts import cohortinstructor_make_primary
+
+    assignment = CohortInstructorFactory(is_primary=False, instructor__is_active=False)
+
+    with pytest.raises(ValidationError, match="is inactive; choose another primary instructor"):
+        cohortinstructor_make_primary(assignment=assignment)
+    assignment.refresh_from_db()
+    assert assignment.is_primary is False

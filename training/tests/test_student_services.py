@@ -437,3 +437,33 @@ def test_jatc_application_advance_lets_an_admin_override_with_a_reason(admin_use
     application.refresh_from_db()
     assert application.status == ApplicationStatus.SUBMITTED
     assert reason_of(application) == "withdrawn in error"
+
+
+def test_enrollment_delete_removes_the_students_marks_in_that_cohort_only():
+    from training.factories import AttendanceFactory, ClassSessionFactory, EnrollmentFactory
+    from training.models import Attendance
+
+    enrollment = EnrollmentFactory()
+    other = EnrollmentFactory(student=enrollment.student)
+    mark = AttendanceFactory(student=enrollment.student, session=ClassSessionFactory(cohort=enrollment.cohort))
+    kept = AttendanceFactory(student=enrollment.student, session=ClassSessionFactory(cohort=other.cohort))
+
+    enrollment.delete(reason="entered twice")
+
+    assert list(Attendance.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert (
+        Attendance.pgh_event_model.objects.get(pgh_obj_id=mark.pk, pgh_label="delete").pgh_context["reason"]
+        == "entered twice"
+    )
+
+
+def test_enrollment_queryset_delete_removes_the_marks_too():
+    from training.factories import AttendanceFactory, ClassSessionFactory, EnrollmentFactory
+    from training.models import Attendance, Enrollment
+
+    enrollment = EnrollmentFactory()
+    AttendanceFactory(student=enrollment.student, session=ClassSessionFactory(cohort=enrollment.cohort))
+
+    Enrollment.objects.filter(pk=enrollment.pk).delete()
+
+    assert not Attendance.objects.exists()
