@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 
 from audit.models import AccessAction, AccessLog, AuditSource
-from audit.timeline import ACTIONS, AUDIT_MODELS, DOMAIN_MODELS, record_type_name, tracked_models
+from audit.timeline import ACTIONS, AUDIT_MODELS, DOMAIN_MODELS, record_type_name, tracked_models, view_permission
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -18,6 +18,11 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 def start_of_day(day: dt.date) -> dt.datetime:
     """Midnight at the start of ``day`` in the configured time zone."""
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def end_of_day(day: dt.date) -> dt.datetime | None:
+    """Midnight at the end of ``day`` (None for the last day a date can hold: no upper bound then)."""
+    return None if day == dt.date.max else start_of_day(day + dt.timedelta(days=1))
 
 
 class HistoryFilterForm(forms.Form):
@@ -50,8 +55,11 @@ class HistoryFilterSet:
 
     labels = (*DOMAIN_MODELS, *AUDIT_MODELS)
 
-    def __init__(self, data=None):
-        self.models = tracked_models(self.labels)
+    def __init__(self, data=None, *, user=None):
+        # Only the tables whose records the user may view: the auth user's are the admin's (DOMAIN.md §5).
+        self.models = [
+            model for model in tracked_models(self.labels) if user is None or user.has_perm(view_permission(model))
+        ]
         self.is_bound = bool(data)
         self.form = HistoryFilterForm(data or None, models=self.models)
 
@@ -71,8 +79,8 @@ class HistoryFilterSet:
         condition = Q()
         if values.get("date_after"):
             condition &= Q(pgh_created_at__gte=start_of_day(values["date_after"]))
-        if values.get("date_before"):
-            condition &= Q(pgh_created_at__lt=start_of_day(values["date_before"] + dt.timedelta(days=1)))
+        if values.get("date_before") and (end := end_of_day(values["date_before"])):
+            condition &= Q(pgh_created_at__lt=end)
         if values.get("user"):
             condition &= Q(pgh_context__username__iexact=values["user"].strip())
         if values.get("source"):
@@ -109,4 +117,5 @@ class AccessLogFilterSet(django_filters.FilterSet):
         return queryset.filter(created_at__gte=start_of_day(value))
 
     def to_day(self, queryset, name, value):
-        return queryset.filter(created_at__lt=start_of_day(value + dt.timedelta(days=1)))
+        end = end_of_day(value)
+        return queryset.filter(created_at__lt=end) if end else queryset

@@ -122,6 +122,29 @@ def _has_field(model, name: str) -> bool:
     return any(f.name == name for f in model._meta.concrete_fields)
 
 
+def view_permission(model) -> str:
+    """The permission to view ``model``'s records (for the auth user: Django's, which only admins hold)."""
+    if model._meta.label_lower == "audit.trackeduser":
+        return "auth.view_user"
+    return f"{model._meta.app_label}.view_{model._meta.model_name}"
+
+
+def may_read_related(user, model) -> bool:
+    """Whether a diff may name a related ``model`` record to the user. The auth user is always named (its
+    username already shows as who made each change), and a content type is a model's name, not a record."""
+    model = model._meta.concrete_model
+    if user is None or model is ContentType or model._meta.label_lower == "auth.user":
+        return True
+    return user.has_perm(view_permission(model))
+
+
+def may_see_deleted(user, model) -> bool:
+    """Whether the user may see soft-deleted ``model`` records (and the rows they own): those who may restore
+    them, as on the record's page (ip2a.views.ObjectDetailView), and readers of the global log."""
+    opts = model._meta
+    return user.has_perm("audit.view_global_log") or user.has_perm(f"{opts.app_label}.delete_{opts.model_name}")
+
+
 def annotate_action(queryset):
     """Add ``pgh_action`` (created, changed, deleted, restored) to an event queryset.
 
@@ -382,8 +405,9 @@ def diff_fields(model):
     return [f for f in model._meta.concrete_fields if f.name not in hidden]
 
 
-def build_entries(events) -> list[Entry]:
-    """Turn events (from read_events) into entries with their field diffs, in a fixed number of queries."""
+def build_entries(events, *, user=None) -> list[Entry]:
+    """Turn events (from read_events) into entries with their field diffs, in a fixed number of queries.
+    Given ``user``, diffs leave out links to records of models the user may not view."""
     previous = previous_events(events)
     records = {(event.pgh_model, event.pgh_id): record_of(event) for event in events}
     befores = {key: record_of(event) for key, event in previous.items()}
@@ -404,7 +428,7 @@ def build_entries(events) -> list[Entry]:
                 record_type=record_type_name(model),
                 record=record_text(record, related),
                 url=record_url(record),
-                changes=changes_of(event, record, before, related),
+                changes=changes_of(event, record, before, related, user=user),
                 reason=context.get("reason", ""),
                 request_id=context.get("request_id", ""),
                 record_id=event.pgh_obj_id,
@@ -439,9 +463,10 @@ def record_url(record) -> str | None:
     return None
 
 
-def changes_of(event, record, before, related: RelatedTexts) -> list[tuple[str, str, str]]:
+def changes_of(event, record, before, related: RelatedTexts, *, user=None) -> list[tuple[str, str, str]]:
     """(field label, old text, new text) for each shown field the event changed; a creation lists the values
-    it set; a deletion, a soft delete and a restore list none (the action says it)."""
+    it set; a deletion, a soft delete and a restore list none (the action says it). A link to a record of a
+    model ``user`` may not view is left out (e.g. a member's student, for an organizer)."""
     model = event.pgh_model
     if event.pgh_action in ("deleted", "restored") or event.pgh_label == "delete":
         return []
@@ -452,6 +477,8 @@ def changes_of(event, record, before, related: RelatedTexts) -> list[tuple[str, 
         if before is None and event.pgh_label == "update":
             continue  # no earlier event to compare with (seeded without history)
         if new == old or (before is None and new in (None, "", False)):
+            continue
+        if model_field.is_relation and not may_read_related(user, model_field.related_model):
             continue
         changes.append(
             (
@@ -476,15 +503,37 @@ def visible_scopes(user, labels=DOMAIN_MODELS) -> dict:
     limited = limited_to_own_cohorts(user)
     organizer_only = not user.is_superuser and set(user_roles(user)) == {ORGANIZER}
     for model in tracked_models(labels):
-        if not user.has_perm(f"{model._meta.app_label}.view_{model._meta.model_name}"):
+        if not user.has_perm(view_permission(model)):
             continue
         scope = own_cohorts_scope(model, user) if limited else Q()
         if organizer_only and model._meta.label_lower == "attachments.attachment":
             organization = apps.get_model("organizations", "Organization")
             scope = Q(target_type=ContentType.objects.get_for_model(organization))  # DOMAIN.md §5
         if scope is not None:
-            scopes[model] = scope
+            scopes[model] = scope & not_deleted_scope(model, user)
     return scopes
+
+
+def not_deleted_scope(model, user) -> Q:
+    """Leaves out the events of records that are soft-deleted now, of rows owned by one and of attachments on
+    one, unless the user may see deleted records of that model (normal screens hide them, DOMAIN.md §2)."""
+
+    def deleted(target, column):
+        if not _has_field(target, "deleted_at") or may_see_deleted(user, target):
+            return Q()
+        return ~Q(**{f"{column}__in": target._base_manager.filter(deleted_at__isnull=False).values("pk")})
+
+    label = model._meta.label_lower
+    scope = deleted(model, "pgh_obj_id")
+    if label in PARENTS:
+        scope &= deleted(model._meta.get_field(PARENTS[label]).related_model, f"{PARENTS[label]}_id")
+    if label == "attachments.attachment":
+        for target_label in ("members.member", "organizations.organization", "training.student"):
+            target = apps.get_model(target_label)
+            hidden = deleted(target, "target_id")
+            if hidden:
+                scope &= ~Q(target_type=ContentType.objects.get_for_model(target)) | hidden
+    return scope
 
 
 def own_cohorts_scope(model, user):
@@ -495,8 +544,13 @@ def own_cohorts_scope(model, user):
     students, cohorts = own_student_ids(user), own_cohort_ids(user)
     if label == "training.student":
         return Q(pgh_obj_id__in=students)
-    if label in ("training.enrollment", "training.attendance", "training.credential", "training.jatcapplication"):
+    if label in ("training.credential", "training.jatcapplication"):
         return Q(student_id__in=students)
+    if label == "training.enrollment":  # as EnrollmentQuerySet.visible_to: places in own cohorts only
+        return Q(cohort_id__in=cohorts)
+    if label == "training.attendance":  # as AttendanceQuerySet.visible_to: marks of own cohorts' sessions only
+        sessions = apps.get_model("training", "ClassSession")._base_manager.filter(cohort_id__in=cohorts)
+        return Q(session_id__in=sessions.values("pk"))
     if label == "training.cohort":
         return Q(pgh_obj_id__in=cohorts)
     if label in ("training.cohortinstructor", "training.classsession"):
@@ -511,7 +565,7 @@ def own_cohorts_scope(model, user):
         enrollment_type = ContentType.objects.get_for_model(Enrollment)
         return Q(target_type=student_type, target_id__in=students) | Q(
             target_type=enrollment_type,
-            target_id__in=Enrollment.objects.filter(student_id__in=students).values("pk"),
+            target_id__in=Enrollment._base_manager.filter(cohort_id__in=cohorts).values("pk"),
         )
     return None
 
@@ -523,7 +577,7 @@ def recent_events(*, user, limit=10) -> list[Entry]:
     if not scopes:
         return []
     events, _more = read_events(scopes, start=0, stop=limit)
-    return build_entries(events)
+    return build_entries(events, user=user)
 
 
 # --- One record and the rows it owns -------------------------------------------------------------------------
@@ -548,6 +602,7 @@ def record_scopes(obj, *, user=None) -> dict:
     record's attachments, e.g. an organizer on a member)."""
     from attachments.models import TARGET_CATEGORIES
     from attachments.services import attachment_can_view
+    from training.models import limited_to_own_cohorts
 
     model = type(obj)._meta.concrete_model
     label = model._meta.label_lower
@@ -563,6 +618,13 @@ def record_scopes(obj, *, user=None) -> dict:
             attachment_targets |= Q(target_type=ContentType.objects.get_for_model(owned), target_id__in=ids)
     if attachment_targets and (user is None or attachment_can_view(user, obj)):
         scopes[apps.get_model("attachments", "Attachment")] = attachment_targets
+    if user is not None and limited_to_own_cohorts(user):  # an instructor: only what visible_scopes allows
+        for scoped in list(scopes):
+            limit = own_cohorts_scope(scoped, user)
+            if limit is None:
+                del scopes[scoped]
+            else:
+                scopes[scoped] &= limit
     return scopes
 
 
@@ -570,4 +632,4 @@ def record_events(obj, *, user=None, start: int = 0, stop: int = 10) -> tuple[li
     """Entries ``start:stop`` (newest first) of the history of ``obj`` and its owned rows, and whether more
     follow."""
     events, more = read_events(record_scopes(obj, user=user), start=start, stop=stop)
-    return build_entries(events), more
+    return build_entries(events, user=user), more

@@ -18,7 +18,7 @@ from audit.access import log_access
 from audit.filters import AccessLogFilterSet, HistoryFilterSet
 from audit.models import AccessAction, AccessLog
 from audit.resources import AccessLogResource, HistoryEntryResource
-from audit.timeline import build_entries, read_events, record_scopes
+from audit.timeline import build_entries, may_see_deleted, read_events, record_scopes
 from ip2a.views import EXPORT_TYPES, FilteredListView, model_permission
 
 MAX_PAGES = 200  # 10,000 events deep; further back, narrow the filters (each page reads every table that far)
@@ -61,7 +61,7 @@ class HistoryPageMixin:
             self.history_scopes(), start=start, stop=start + self.paginate_by, action=self.history_action()
         )
         return {
-            "entries": build_entries(events),
+            "entries": build_entries(events, user=self.request.user),
             "page_number": self.page_number,
             "has_previous": self.page_number > 1,
             "has_next": more and self.page_number < MAX_PAGES,
@@ -92,7 +92,7 @@ class HistoryListView(PermissionRequiredMixin, HistoryPageMixin, TemplateView):
         data = self.request.GET.copy()
         for key in ("page", "export"):
             data.pop(key, None)
-        return HistoryFilterSet(data)
+        return HistoryFilterSet(data, user=self.request.user)
 
     def history_scopes(self):
         return self.filter.scopes()
@@ -130,7 +130,7 @@ class HistoryListView(PermissionRequiredMixin, HistoryPageMixin, TemplateView):
     def export(self, fmt: str) -> HttpResponse:
         """The filtered log as a file (at most EXPORT_LIMIT rows, newest first), written to the access log."""
         events, more = read_events(self.history_scopes(), start=0, stop=EXPORT_LIMIT, action=self.history_action())
-        dataset = HistoryEntryResource().export(queryset=build_entries(events))
+        dataset = HistoryEntryResource().export(queryset=build_entries(events, user=self.request.user))
         log_access(self.request, action=AccessAction.EXPORT, rows=len(dataset), label="History log")
         headers = {"Content-Disposition": f'attachment; filename="history-log.{fmt}"'}
         if more:
@@ -150,7 +150,10 @@ class RecordHistoryView(PermissionRequiredMixin, HistoryPageMixin, TemplateView)
 
     @cached_property
     def object(self):
-        return get_object_or_404(self.model._base_manager, pk=self.kwargs["pk"])
+        """The record; a soft-deleted one only for users who may see it (its page's rule)."""
+        deleted_too = may_see_deleted(self.request.user, self.model)
+        manager = self.model._base_manager if deleted_too else self.model._default_manager
+        return get_object_or_404(manager, pk=self.kwargs["pk"])
 
     def history_scopes(self):
         return record_scopes(self.object, user=self.request.user)

@@ -126,7 +126,8 @@ class SearchView(TemplateView):
         user = request.user
         if not any(user.has_perm(permission) for permission in SEARCH_PERMISSIONS):
             raise PermissionDenied("Your role may not search any records.")
-        q = " ".join(request.GET.get("q", "").split())[:MAX_QUERY_LENGTH]
+        # PostgreSQL text cannot hold NUL characters: drop them rather than fail.
+        q = " ".join(request.GET.get("q", "").replace("\x00", "").split())[:MAX_QUERY_LENGTH]
         if q and user.has_perm("members.view_member") and (number := member_number_of(q)):
             exact = list(Member.objects.filter(member_number=number).values_list("pk", flat=True)[:2])
             if len(exact) == 1:

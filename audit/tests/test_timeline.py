@@ -3,12 +3,20 @@
 import pytest
 from django.contrib.auth.models import Group, User
 
+from attachments.factories import AttachmentFactory
 from audit.history import history_context
 from audit.timeline import Entry, recent_events, record_events
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberStatus
 from organizations.factories import EmployerFactory, OrganizationContactFactory
-from training.factories import CohortInstructorFactory, EnrollmentFactory, InstructorFactory, StudentFactory
+from training.factories import (
+    AttendanceFactory,
+    ClassSessionFactory,
+    CohortInstructorFactory,
+    EnrollmentFactory,
+    InstructorFactory,
+    StudentFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +74,62 @@ def test_recent_events_shows_an_instructor_only_their_own_cohorts():
     assert ("student", "Mia Own") in records
     assert ("enrollment", str(mine)) in records
     assert not any("Oz Other" in record for _type, record in records)
+
+
+def test_recent_events_shows_an_instructor_no_enrollment_or_attendance_in_other_cohorts():
+    instructor_user = user_with("instructor")
+    own = CohortInstructorFactory(instructor=InstructorFactory(user=instructor_user))
+    student = EnrollmentFactory(cohort=own.cohort).student
+    elsewhere = EnrollmentFactory(student=student).cohort  # the same student in a cohort they do not teach
+    AttendanceFactory(student=student, session=ClassSessionFactory(cohort=elsewhere, topic="Elsewhere"))
+    here = AttendanceFactory(student=student, session=ClassSessionFactory(cohort=own.cohort, topic="Here"))
+
+    entries = recent_events(user=instructor_user, limit=50)
+
+    marks = [entry for entry in entries if entry.model_label == "training.attendance"]
+    assert [entry.record for entry in marks] == [str(here)]
+    places = [entry.record for entry in entries if entry.model_label == "training.enrollment"]
+    assert places == [str(student.enrollments.get(cohort=own.cohort))]
+
+
+def test_record_events_of_a_student_show_an_instructor_only_their_own_cohorts():
+    instructor_user = user_with("instructor")
+    own = CohortInstructorFactory(instructor=InstructorFactory(user=instructor_user))
+    student = EnrollmentFactory(cohort=own.cohort).student
+    elsewhere = EnrollmentFactory(student=student).cohort
+    AttendanceFactory(student=student, session=ClassSessionFactory(cohort=elsewhere))
+
+    entries, _more = record_events(student, user=instructor_user, stop=50)  # the student page's panel
+
+    assert sorted((entry.what, entry.record) for entry in entries) == [
+        ("Enrollment created", str(student.enrollments.get(cohort=own.cohort))),
+        ("Student created", str(student)),
+    ]
+
+
+def test_recent_events_hides_a_members_linked_student_from_an_organizer():
+    member = MemberFactory()
+    member.student = StudentFactory(first_name="Mia", last_name="Hidden")
+    member.save()
+
+    [change, *_] = recent_events(user=user_with("organizer"))
+
+    assert change.what == "Member changed"
+    assert change.changes == []  # the student's name is not the organizer's to see (DOMAIN.md §5)
+
+
+def test_recent_events_hides_soft_deleted_records_from_roles_that_may_not_restore_them():
+    job = MemberEmploymentFactory(member__last_name="Gone")
+    AttachmentFactory(target_obj=job.member, original_name="gone.pdf")
+    job.member.soft_delete(reason="duplicate")
+    MemberFactory(last_name="Here")
+
+    read_only = {entry.record for entry in recent_events(user=user_with("read_only"), limit=50)}
+    officer = {entry.record for entry in recent_events(user=user_with("officer"), limit=50)}
+
+    assert not any("Gone" in record or "gone.pdf" in record for record in read_only)
+    assert any("Here" in record for record in read_only)
+    assert any("Gone" in record for record in officer)
 
 
 def test_recent_events_gives_a_user_without_roles_nothing():

@@ -97,6 +97,25 @@ def test_record_history_of_a_deleted_member_is_shown_to_an_officer(role_client):
     assert [(e.what, e.reason) for e in response.context["entries"]][0] == ("Member deleted", "duplicate")
 
 
+def test_record_history_of_a_deleted_member_is_not_found_for_staff(role_client):
+    member = MemberFactory()
+    member.soft_delete(reason="duplicate")
+    client = role_client("staff")  # may not restore members, so the member page is not found either
+
+    response = client.get(history_url("members:member_history", member))
+
+    assert response.status_code == 404
+
+
+def test_record_history_of_a_deleted_organization_is_not_found_for_an_organizer(role_client):
+    organization = OrganizationFactory()
+    organization.soft_delete(reason="closed")
+
+    response = role_client("organizer").get(history_url("organizations:organization_history", organization))
+
+    assert response.status_code == 404
+
+
 # --- The global log ---------------------------------------------------------------------------------------
 
 
@@ -242,6 +261,30 @@ def test_history_log_refuses_malformed_filters(role_client, params):
 
     assert response.status_code == 400
     assert response.context["entries"] == []
+
+
+def test_history_log_filters_up_to_the_last_representable_day(role_client):
+    OrganizationFactory(name="Today")
+
+    response = role_client("officer").get(
+        HISTORY_URL, {"record_type": "organizations.organization", "date_before": "9999-12-31"}
+    )
+
+    assert response.status_code == 200
+    assert rows(response) == [("Organization created", "Today")]
+
+
+def test_history_log_hides_user_accounts_from_an_officer(role_client):
+    from django.contrib.auth.models import User
+
+    User.objects.create_user("clerk", email="clerk@example.org")
+    client = role_client("officer")  # users and roles are the admin's (DOMAIN.md §5)
+
+    everything = client.get(HISTORY_URL)
+    users_only = client.get(HISTORY_URL, {"record_type": "audit.trackeduser"})
+
+    assert [entry.record for entry in everything.context["entries"] if entry.model_label == "audit.trackeduser"] == []
+    assert users_only.status_code == 400
 
 
 def test_history_log_paginates_lazily(role_client, django_assert_max_num_queries):
@@ -517,6 +560,15 @@ def test_access_log_filters_by_record_type_and_date(role_client):
     assert [log.username for log in by_type.context["object_list"]] == ["ana"]
     assert {log.username for log in in_range.context["object_list"]} == {"ana", "bob"}
     assert list(later.context["object_list"]) == []
+
+
+def test_access_log_filters_up_to_the_last_representable_day(role_client):
+    AccessLogFactory(username="ana")
+
+    response = role_client("admin").get(ACCESS_URL, {"date_before": "9999-12-31"})
+
+    assert response.status_code == 200
+    assert [log.username for log in response.context["object_list"]] == ["ana"]
 
 
 def test_access_log_list_runs_a_fixed_number_of_queries(role_client, django_assert_max_num_queries):

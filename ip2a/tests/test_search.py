@@ -245,6 +245,13 @@ def test_search_ignores_overlong_queries_beyond_100_characters(role_client, peop
     assert response.context["q"] == "ruiz" + "x" * 96
 
 
+def test_search_ignores_nul_characters(role_client, people):
+    response = role_client("staff").get(SEARCH, {"q": "Ru\x00iz"})
+
+    assert response.status_code == 200
+    assert response.context["q"] == "Ruiz"
+
+
 @pytest.mark.parametrize(
     "url",
     [
