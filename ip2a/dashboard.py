@@ -68,22 +68,26 @@ def link(url_name: str, **params) -> str | None:
 
 
 def data_versions(models) -> dict[str, int]:
-    """The last id handed out by each model's history event table, in ONE query (0 when none yet)."""
+    """The newest event id of each model's history table, in ONE query (0 when none yet).
+
+    max(pgh_id) is an index-only read of the primary key; unlike the id sequences' last_value in pg_sequences
+    it needs no privilege beyond the SELECT the application role holds on the event tables.
+    """
     tables = sorted({model.pgh_event_model._meta.db_table for model in models})
+    if not tables:
+        return {}
+    quote = connection.ops.quote_name
+    sql = " UNION ALL ".join(f"SELECT %s, (SELECT max(pgh_id) FROM {quote(table)})" for table in tables)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT t.name, s.last_value FROM unnest(%s::text[]) AS t(name) LEFT JOIN pg_sequences s"
-            " ON pg_get_serial_sequence(t.name, 'pgh_id')"
-            " = quote_ident(s.schemaname) || '.' || quote_ident(s.sequencename)",
-            [tables],
-        )
+        cursor.execute(sql, tables)
         return {name: last or 0 for name, last in cursor.fetchall()}
 
 
 def cache_key(panel: Panel, user, versions: dict[str, int]) -> str:
-    """panel + role set (+ user id when limited to own cohorts) + the data version + today (dates move)."""
+    """database + panel + role set (+ user id when limited to own cohorts) + the data version + today (dates
+    move). The database name keeps apart deployments or test runs sharing one cache, whose versions can match."""
     roles = user_roles(user) + (["superuser"] if user.is_superuser else [])
-    parts = ["dashboard", panel.name, "+".join(roles) or "none"]
+    parts = ["dashboard", connection.settings_dict["NAME"], panel.name, "+".join(roles) or "none"]
     if panel.scoped and limited_to_own_cohorts(user):
         parts.append(f"user{user.pk}")
     tables = sorted(model.pgh_event_model._meta.db_table for model in panel.models_for(user))
@@ -154,7 +158,7 @@ def credentials_numbers(user) -> int:
 PANELS = {
     "members": (Panel("members", "members.view_member", (Member, MemberEmployment), False), members_numbers),
     "students": (Panel("students", "training.view_student", (Student, Enrollment), True), students_numbers),
-    "cohorts": (Panel("cohorts", "training.view_cohort", (Cohort, Enrollment), True), cohorts_numbers),
+    "cohorts": (Panel("cohorts", "training.view_cohort", (Cohort, Enrollment, Student), True), cohorts_numbers),
     "credentials": (
         Panel("credentials", "training.view_credential", (Credential, Student), True),
         credentials_numbers,

@@ -144,10 +144,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: shared by every worker (never per-process memory) --------------------------------------------
 CACHE_URL = env_str("CACHE_URL")
+# A test run clears the cache around every test; each suite (IP2A_TEST_DATABASE) gets its own folder so that
+# two suites side by side never clear each other's entries.
+_CACHE_DIR = VAR_DIR / "cache" / (f"test-{env_str('IP2A_TEST_DATABASE') or 'default'}" if IP2A_ENV == "test" else "")
 CACHES = {
     "default": cache_from_url(CACHE_URL)
     if CACHE_URL
-    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(_CACHE_DIR)}
 }
 
 # --- Authentication and sessions -------------------------------------------------------------------------
