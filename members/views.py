@@ -51,11 +51,12 @@ class MemberDetailView(ObjectDetailView):
             **kwargs,
         )
 
-    def student_credentials(self) -> list:
+    def student_credentials(self) -> list | None:
         """The credentials of the student record the member came from (DOMAIN.md §4.2), with their expiry; one
-        query, and none for a member without a student record."""
-        if self.object.student_id is None:
-            return []
+        query, and none for a member without a student record. None for roles that may not view credentials
+        (organizers), whose page then shows no credentials panel."""
+        if self.object.student_id is None or not self.request.user.has_perm("training.view_credential"):
+            return None
         return mark_expiry(Credential.objects.filter(student_id=self.object.student_id))
 
     def recent_activity(self) -> list:

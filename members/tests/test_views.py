@@ -581,3 +581,18 @@ def test_employment_delete_needs_a_reason(role_client, job):
 
     assert response.status_code == 400
     assert MemberEmployment.objects.filter(pk=job.pk).exists()
+
+
+def test_member_detail_shows_organizers_neither_the_student_nor_the_credentials(role_client):
+    from training.factories import CredentialFactory, StudentFactory
+
+    student = StudentFactory(first_name="Ana", last_name="Ruiz")
+    CredentialFactory(student=student, name="OSHA 10")
+    member = MemberFactory(student=student, first_name="Bea", last_name="Lopez")
+
+    html = role_client("organizer").get(member_url("member_detail", member)).content.decode()
+
+    assert "Ana Ruiz" not in html
+    assert f"/training/students/{student.pk}/" not in html
+    assert "OSHA 10" not in html
+    assert "Yes (a pre-apprenticeship record)" in html
