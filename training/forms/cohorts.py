@@ -67,10 +67,20 @@ class CohortStatusForm(forms.Form):
     status = forms.ChoiceField(label="New status")
     reason = optional_reason()
 
-    def __init__(self, *args, cohort: Cohort, **kwargs):
+    def __init__(self, *args, cohort: Cohort, override: bool = False, **kwargs):
+        """The next status only; with ``override`` (administrators) every status but the current one and
+        Cancelled (which has its own page), and the reason becomes required for anything but the next step."""
         super().__init__(*args, **kwargs)
         following = NEXT_COHORT_STATUS.get(CohortStatus(cohort.status))
-        self.fields["status"].choices = [(following.value, following.label)] if following else []
+        if override:
+            self.fields["status"].choices = [
+                (value, label) for value, label in CohortStatus.choices if value not in (cohort.status, "cancelled")
+            ]
+            self.fields[
+                "reason"
+            ].help_text = "Kept in the record's history. Required for any change but the next step."
+        else:
+            self.fields["status"].choices = [(following.value, following.label)] if following else []
         if following:
             self.fields["status"].initial = following.value
 

@@ -224,9 +224,14 @@ class JATCApplicationAdvanceForm(forms.Form):
     )
     reason = reason_field(required=False)
 
-    def __init__(self, *args, application: JATCApplication, **kwargs):
+    def __init__(self, *args, application: JATCApplication, override: bool = False, **kwargs):
+        """The statuses DOMAIN.md §3 allows next; with ``override`` (administrators) every other status too,
+        which the service accepts only with a reason."""
         super().__init__(*args, **kwargs)
         allowed = APPLICATION_TRANSITIONS.get(application.status, ())
+        if override:
+            allowed = [value for value in ApplicationStatus.values if value != application.status]
+            self.fields["reason"].help_text = "Kept in the history. Required outside the normal order."
         self.fields["status"].choices = [choice for choice in ApplicationStatus.choices if choice[0] in allowed]
         self.fields["interview_date"].initial = application.interview_date
         if not {ApplicationStatus.INTERVIEW_SCHEDULED, ApplicationStatus.INTERVIEWED} & set(allowed):

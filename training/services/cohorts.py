@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from attachments.services import is_admin
 from audit.history import history_reason
 from training.models import (
     OPEN_ENROLLMENT,
@@ -52,24 +53,32 @@ def _lock_live_cohort(cohort: Cohort) -> Cohort:
 
 
 @transaction.atomic
-def cohort_change_status(*, cohort: Cohort, status: str, reason: str = "") -> Cohort:
-    """Advance a live cohort one step: planned → enrolling → active → completed (cancelling is cohort_cancel)."""
+def cohort_change_status(*, cohort: Cohort, status: str, reason: str = "", user=None) -> Cohort:
+    """Advance a live cohort one step: planned → enrolling → active → completed (cancelling is cohort_cancel).
+    ``user`` in the admin role may set any other status with a reason (DOMAIN.md §3: an override)."""
     cohort = _lock_live_cohort(cohort)
     if status not in CohortStatus.values:
         raise ValidationError(f"Unknown cohort status {status!r}.")
     if status == CohortStatus.CANCELLED:
         raise ValidationError("Use “Cancel cohort” to cancel a cohort: it also defers the open enrollments.")
     current = CohortStatus(cohort.status)
+    if status == current:
+        raise ValidationError(f"The cohort is already {current.label}.")
     following = NEXT_COHORT_STATUS.get(current)
-    if following is None:
-        raise ValidationError(f"{_with_article(current.label).capitalize()} cohort cannot change status.")
     if status != following:
-        raise ValidationError(
-            f"{_with_article(current.label).capitalize()} cohort can only move to {following.label}, "
-            f"not {CohortStatus(status).label}."
-        )
+        if following is None:
+            refusal = f"{_with_article(current.label).capitalize()} cohort cannot change status."
+        else:
+            refusal = (
+                f"{_with_article(current.label).capitalize()} cohort can only move to {following.label}, "
+                f"not {CohortStatus(status).label}."
+            )
+        if user is None or not is_admin(user):
+            raise ValidationError(refusal)
+        if not reason.strip():
+            raise ValidationError(f"{refusal} An administrator may override this only with a reason.")
     cohort.status = status
-    with history_reason(reason.strip() or f"cohort status changed to {following.label}"):
+    with history_reason(reason.strip() or f"cohort status changed to {CohortStatus(status).label}"):
         cohort.save(update_fields=["status"])
     return cohort
 

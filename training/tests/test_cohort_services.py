@@ -83,7 +83,7 @@ def test_cohort_change_status_records_a_default_reason():
     [
         ("planned", "active", "A planned cohort can only move to Enrolling, not Active."),
         ("active", "enrolling", "An active cohort can only move to Completed, not Enrolling."),
-        ("enrolling", "enrolling", "An enrolling cohort can only move to Active, not Enrolling."),
+        ("enrolling", "enrolling", "The cohort is already Enrolling."),
         ("completed", "active", "A completed cohort cannot change status."),
         ("cancelled", "planned", "A cancelled cohort cannot change status."),
         ("active", "cancelled", "Use “Cancel cohort” to cancel a cohort"),
@@ -436,3 +436,31 @@ def test_cohortinstructor_make_primary_refuses_an_inactive_instructor():
         cohortinstructor_make_primary(assignment=assignment)
     assignment.refresh_from_db()
     assert assignment.is_primary is False
+
+
+def test_cohort_change_status_lets_an_admin_override_with_a_reason(make_user):
+    from training.factories import CohortFactory
+    from training.models import CohortStatus
+    from training.services.cohorts import cohort_change_status
+
+    cohort = CohortFactory(status=CohortStatus.COMPLETED)
+    admin = make_user("admin")
+
+    with pytest.raises(ValidationError, match="An administrator may override this only with a reason"):
+        cohort_change_status(cohort=cohort, status=CohortStatus.ACTIVE, user=admin)
+    cohort_change_status(cohort=cohort, status=CohortStatus.ACTIVE, user=admin, reason="closed by mistake")
+
+    cohort.refresh_from_db()
+    assert cohort.status == CohortStatus.ACTIVE
+    assert cohort.events.latest("pgh_id").pgh_context["reason"] == "closed by mistake"
+
+
+def test_cohort_change_status_refuses_the_same_override_to_staff(make_user):
+    from training.factories import CohortFactory
+    from training.models import CohortStatus
+    from training.services.cohorts import cohort_change_status
+
+    cohort = CohortFactory(status=CohortStatus.COMPLETED)
+
+    with pytest.raises(ValidationError, match="A completed cohort cannot change status"):
+        cohort_change_status(cohort=cohort, status=CohortStatus.ACTIVE, user=make_user("staff"), reason="oops")

@@ -790,3 +790,26 @@ def test_location_create_delete_and_restore(login, world):
     location.refresh_from_db()
     assert (created.status_code, deleted.status_code, restored.status_code) == (302, 302, 302)
     assert (location.state, location.deleted_at) == ("WA", None)
+
+
+@pytest.mark.parametrize(("role", "offered"), [("admin", True), ("staff", False)])
+def test_completed_cohort_offers_a_status_override_only_to_admins(login, world, role, offered):
+    Cohort.objects.filter(pk=world.cohort.pk).update(status="completed")
+    client = login(role)
+
+    html = client.get(url("cohort_detail", world.cohort.pk)).content.decode()
+
+    assert (f'href="{url("cohort_status", world.cohort.pk)}">Change status</a>' in html) is offered
+
+
+def test_cohort_status_override_by_an_admin_needs_a_reason_and_then_applies(login, world):
+    Cohort.objects.filter(pk=world.cohort.pk).update(status="completed")
+    client = login("admin")
+
+    refused = client.post(url("cohort_status", world.cohort.pk), {"status": "active", "reason": ""})
+    done = client.post(url("cohort_status", world.cohort.pk), {"status": "active", "reason": "closed too early"})
+
+    assert refused.status_code == 400
+    assert done.status_code == 302
+    world.cohort.refresh_from_db()
+    assert world.cohort.status == "active"

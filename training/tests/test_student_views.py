@@ -946,3 +946,24 @@ def test_credential_expiring_leaves_out_deleted_students(login, enrollment):
     response = login("staff").get(reverse("training:credential_expiring"))
 
     assert list(response.context["object_list"]) == []
+
+
+def test_jatc_application_override_by_an_admin_reopens_a_final_application_with_a_reason(login):
+    application = JATCApplicationFactory(status="rejected", decision_date=dt.date(2026, 7, 1))
+    client = login("admin")
+
+    refused = client.post(row_url("jatcapplication_advance", application), {"status": "under_review", "reason": ""})
+    done = client.post(
+        row_url("jatcapplication_advance", application), {"status": "under_review", "reason": "appeal upheld"}
+    )
+
+    assert refused.status_code == 400
+    assert done.status_code == 302
+    application.refresh_from_db()
+    assert application.status == "under_review"
+
+
+def test_jatc_application_that_is_final_has_no_status_page_for_staff(login):
+    application = JATCApplicationFactory(status="rejected", decision_date=dt.date(2026, 7, 1))
+
+    assert login("staff").get(row_url("jatcapplication_advance", application)).status_code == 404

@@ -18,6 +18,7 @@ from django.utils.functional import cached_property
 from django.views import View
 from django.views.generic import FormView
 
+from attachments.services import is_admin
 from ip2a.forms import integrity_error_message
 from ip2a.views import (
     FilteredListView,
@@ -51,6 +52,7 @@ from training.models import (
 )
 from training.resources import CohortResource, InstructorResource, LocationResource
 from training.services.cohorts import (
+    NEXT_COHORT_STATUS,
     SHEET_ENROLLMENT,
     attendance_record_sheet,
     cohort_cancel,
@@ -136,6 +138,7 @@ class CohortDetailView(VisibleDetailMixin, ObjectDetailView):
             enrollment.attendance_rate = marks["attended"] / marks["total"] if marks else None
         return super().get_context_data(
             roster=roster,
+            can_change_status=cohort.status in NEXT_COHORT_STATUS or is_admin(self.request.user),
             seats_taken=sum(1 for enrollment in roster if enrollment.status in SEAT_TAKING),
             assignments=list(CohortInstructor.objects.filter(cohort=cohort).select_related("instructor")),
             sessions=list(
@@ -185,14 +188,14 @@ class CohortStatusView(CohortActionMixin, ObjectActionView):
     action_label = "Change status"
 
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "cohort": self.object}
+        return {**super().get_form_kwargs(), "cohort": self.object, "override": is_admin(self.request.user)}
 
     def form_valid(self, form):
         self.new_status = form.cleaned_data["status"]
         return super().form_valid(form)
 
     def act(self, obj, reason):
-        self.object = cohort_change_status(cohort=obj, status=self.new_status, reason=reason)
+        self.object = cohort_change_status(cohort=obj, status=self.new_status, reason=reason, user=self.request.user)
 
     def success_message(self):
         return f"{self.object}: status changed to {self.object.get_status_display()}."

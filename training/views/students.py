@@ -216,8 +216,9 @@ class StudentDetailView(ObjectDetailView):
         set_program_fields(student, enrollments)
         credentials = mark_expiry(Credential.objects.filter(student=student))
         applications = list(JATCApplication.objects.filter(student=student))
+        admin = is_admin(self.request.user)
         for application in applications:
-            application.can_advance = application.status in APPLICATION_TRANSITIONS
+            application.can_advance = admin or application.status in APPLICATION_TRANSITIONS
         member = Member.all_objects.filter(student=student).only("pk", "member_number", "deleted_at").first()
         completed = any(e.status == EnrollmentStatus.COMPLETED for e in enrollments)
         return super().get_context_data(
@@ -541,12 +542,14 @@ class JATCApplicationAdvanceView(OwnedByStudentMixin, ScopedActionView):
     action_label = "Change status"
 
     def get_object(self):
-        # A final application has no next status: nothing to advance.
-        scoped = self.get_scoped_queryset().filter(status__in=list(APPLICATION_TRANSITIONS))
+        # A final application has no next status: nothing to advance (administrators may still correct it).
+        scoped = self.get_scoped_queryset()
+        if not is_admin(self.request.user):
+            scoped = scoped.filter(status__in=list(APPLICATION_TRANSITIONS))
         return get_object_or_404(scoped, pk=self.kwargs["pk"])
 
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "application": self.object}
+        return {**super().get_form_kwargs(), "application": self.object, "override": is_admin(self.request.user)}
 
     def act(self, obj, reason):
         self.object = jatc_application_advance(
