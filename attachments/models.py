@@ -95,6 +95,21 @@ class AttachmentQuerySet(SoftDeleteQuerySet):
         """The attachments of one record."""
         return self.filter(target_type=ContentType.objects.get_for_model(obj), target_id=obj.pk)
 
+    def counts_for(self, objects) -> dict[int, int]:
+        """{record id: number of attachments} for records of one model, in one query (records without: absent)."""
+        objects = list(objects)
+        if not objects:
+            return {}
+        rows = (
+            self.filter(
+                target_type=ContentType.objects.get_for_model(objects[0]), target_id__in=[o.pk for o in objects]
+            )
+            .values_list("target_id")
+            .annotate(n=models.Count("pk"))
+            .order_by()
+        )
+        return dict(rows)
+
 
 @pghistory.track()
 class Attachment(SoftDeleteModel):

@@ -6,6 +6,11 @@ app_name = "attachments"
 
 urlpatterns = [
     path(
+        "<slug:app_label>/<slug:model>/<int:target_id>/",
+        views.AttachmentFilesView.as_view(),
+        name="attachment_files",
+    ),
+    path(
         "<slug:app_label>/<slug:model>/<int:target_id>/new/",
         views.AttachmentUploadView.as_view(),
         name="attachment_upload",

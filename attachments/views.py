@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views import View
 from django.views.generic import FormView
@@ -17,6 +17,7 @@ from attachments.services import (
     attachment_can_delete,
     attachment_can_download,
     attachment_can_upload,
+    attachment_can_view,
     target_is_deleted,
 )
 from audit.access import log_access
@@ -26,15 +27,39 @@ logger = logging.getLogger(__name__)
 
 
 def target_page_url(target) -> str:
-    """The page that shows a target's attachments: its own, or its parent's for a target without a page
-    (an employment shows on its member's page, an enrollment or credential on its student's)."""
+    """The page that shows a target's attachments: its own page, or for a row without one (an employment, an
+    enrollment, a credential) the files page of that row."""
     if target is None:
         return reverse("dashboard")
     if hasattr(target, "get_absolute_url"):
         return target.get_absolute_url()
+    meta = target._meta
+    return reverse("attachments:attachment_files", args=[meta.app_label, meta.model_name, target.pk])
+
+
+def parent_page_url(target) -> str:
+    """The page of the record an owned row belongs to (an employment's member, a credential's student)."""
     parent_field = TARGET_PARENTS.get(target._meta.label_lower)
     parent = getattr(target, parent_field) if parent_field else None
     return parent.get_absolute_url() if hasattr(parent, "get_absolute_url") else reverse("dashboard")
+
+
+class AttachmentFilesView(View):
+    """The files of a row that has no page of its own (an employment, an enrollment, a credential): the
+    attachments panel under the row's name, with the way back to its member or student. Rows with a page of
+    their own redirect there."""
+
+    def get(self, request, app_label, model, target_id):
+        label = f"{app_label}.{model}"
+        if label not in TARGET_CATEGORIES:
+            raise Http404("Files cannot be attached to this kind of record.")
+        target = get_object_or_404(apps.get_model(app_label, model)._base_manager, pk=target_id)
+        if hasattr(target, "get_absolute_url"):
+            return HttpResponseRedirect(target.get_absolute_url())
+        if not attachment_can_view(request.user, target):
+            raise PermissionDenied("Your role may not see the files of this record.")
+        context = {"target": target, "target_name": target._meta.verbose_name, "parent_url": parent_page_url(target)}
+        return render(request, "attachments/attachment_files.html", context)
 
 
 class AttachmentDownloadView(View):

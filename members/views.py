@@ -3,6 +3,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 
+from attachments.models import Attachment
 from attachments.services import is_admin
 from audit.timeline import record_events
 from ip2a.views import (
@@ -42,6 +43,10 @@ class MemberDetailView(ObjectDetailView):
 
     def get_context_data(self, **kwargs):
         employments = list(self.object.employments.select_related("organization"))  # newest first (Meta)
+        if self.request.user.has_perm("attachments.view_attachment"):
+            counts = Attachment.objects.counts_for(employments)
+            for job in employments:
+                job.file_count = counts.get(job.pk, 0)
         return super().get_context_data(
             employments=employments,
             current_job=next((job for job in employments if job.is_current), None),

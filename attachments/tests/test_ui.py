@@ -317,12 +317,60 @@ def test_attachment_upload_stores_the_file_and_returns_to_the_record(client, mak
     assert [str(m) for m in get_messages(response.wsgi_request)] == [f"Attached “dues.pdf” to member “{member}”."]
 
 
-def test_attachment_upload_to_an_employment_returns_to_its_members_page(role_client):
+def files_url(target):
+    return reverse("attachments:attachment_files", args=[target._meta.app_label, target._meta.model_name, target.pk])
+
+
+def test_attachment_upload_to_an_employment_returns_to_its_files_page(role_client):
     employment = MemberEmploymentFactory()
 
     response = post_upload(role_client("staff"), employment, category="pay_records")
 
-    assert (response.status_code, response["Location"]) == (302, employment.member.get_absolute_url())
+    assert (response.status_code, response["Location"]) == (302, files_url(employment))
+
+
+def test_attachment_files_page_of_an_employment_lists_its_files_and_leads_back_to_the_member(role_client):
+    employment = MemberEmploymentFactory()
+    AttachmentFactory(target_obj=employment, original_name="paystub-march.pdf")
+
+    response = role_client("read_only").get(files_url(employment))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "paystub-march.pdf" in html
+    assert f'<a class="button" href="{employment.member.get_absolute_url()}">Back</a>' in html
+
+
+@pytest.mark.parametrize(("role", "status"), [("staff", 200), ("organizer", 403), ("instructor", 403)])
+def test_attachment_files_page_of_an_employment_by_role(role_client, role, status):
+    assert role_client(role).get(files_url(MemberEmploymentFactory())).status_code == status
+
+
+def test_attachment_files_page_lets_an_instructor_see_only_their_own_cohorts_enrollments(client, instructor):
+    user, student = instructor
+    client.force_login(user)
+    own = student.enrollments.get()
+    other = EnrollmentFactory()
+
+    assert client.get(files_url(own)).status_code == 200
+    assert client.get(files_url(other)).status_code == 403
+
+
+def test_attachment_files_page_of_a_record_with_its_own_page_redirects_there(role_client):
+    member = MemberFactory()
+
+    response = role_client("staff").get(files_url(member))
+
+    assert (response.status_code, response["Location"]) == (302, member.get_absolute_url())
+
+
+def test_member_page_links_each_job_to_its_files_with_their_count(role_client):
+    employment = MemberEmploymentFactory()
+    AttachmentFactory.create_batch(2, target_obj=employment)
+
+    html = role_client("staff").get(employment.member.get_absolute_url()).content.decode()
+
+    assert f'<a href="{files_url(employment)}" aria-label="Files of this job">2</a>' in html
 
 
 def test_attachment_upload_lets_an_instructor_attach_to_their_own_student(client, instructor):
@@ -488,12 +536,12 @@ def test_attachment_delete_without_a_reason_is_refused(role_client):
     assert response.context["form"].errors == {"reason": ["This field is required."]}
 
 
-def test_attachment_delete_of_an_employment_file_returns_to_the_members_page(role_client):
+def test_attachment_delete_of_an_employment_file_returns_to_its_files_page(role_client):
     employment = MemberEmploymentFactory()
 
     response = role_client("staff").post(delete_url(AttachmentFactory(target_obj=employment)), {"reason": "wrong job"})
 
-    assert response["Location"] == employment.member.get_absolute_url()
+    assert response["Location"] == files_url(employment)
 
 
 @pytest.mark.parametrize(
@@ -567,3 +615,14 @@ def test_attachment_restore_of_a_deleted_targets_file_is_for_admins_only(role_cl
     attachment.target.soft_delete(reason="duplicate record")
 
     assert role_client("staff").get(restore_url(attachment)).status_code == 403
+
+
+def test_student_page_links_enrollments_and_credentials_to_their_files(role_client):
+    enrollment = EnrollmentFactory()
+    credential = CredentialFactory(student=enrollment.student)
+    AttachmentFactory(target_obj=credential)
+
+    html = role_client("staff").get(enrollment.student.get_absolute_url()).content.decode()
+
+    assert f'<a href="{files_url(enrollment)}" aria-label="Files of this enrollment">0</a>' in html
+    assert f'<a href="{files_url(credential)}" aria-label="Files of this credential">1</a>' in html

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from attachments.models import Attachment
 from attachments.services import is_admin
 from ip2a.forms import ReasonForm, integrity_error_message
 from ip2a.views import (
@@ -215,6 +216,11 @@ class StudentDetailView(ObjectDetailView):
             )
         set_program_fields(student, enrollments)
         credentials = mark_expiry(Credential.objects.filter(student=student))
+        if self.request.user.has_perm("attachments.view_attachment"):
+            for rows in (enrollments, credentials):
+                counts = Attachment.objects.counts_for(rows)
+                for row in rows:
+                    row.file_count = counts.get(row.pk, 0)
         applications = list(JATCApplication.objects.filter(student=student))
         admin = is_admin(self.request.user)
         for application in applications:
