@@ -2,29 +2,11 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from ip2a.filters import DeletedFilterSet, SortFilter
 from members.models import Member, MemberClassification, MemberStatus
 
 
-class MemberOrderingFilter(django_filters.OrderingFilter):
-    """Sort keys that expand to several columns, always followed by the default order (pk last), so pagination
-    never repeats or skips a row."""
-
-    columns = {"last_name": ("last_name", "first_name")}
-
-    def filter(self, qs, value):
-        ordering = []
-        for param in value or ():
-            if not param:
-                continue
-            field = self.get_ordering_value(param)
-            prefix = "-" if field.startswith("-") else ""
-            ordering += [f"{prefix}{column}" for column in self.columns.get(field.lstrip("-"), (field.lstrip("-"),))]
-        if not ordering:
-            return qs
-        return qs.order_by(*ordering, *(column for column in Member._meta.ordering if column not in ordering))
-
-
-class MemberFilterSet(django_filters.FilterSet):
+class MemberFilterSet(DeletedFilterSet):
     q = django_filters.CharFilter(
         method="search",
         label="Search",
@@ -40,13 +22,8 @@ class MemberFilterSet(django_filters.FilterSet):
         label="Current employer",
         help_text="Name prefix, or the organization's id.",
     )
-    deleted = django_filters.ChoiceFilter(
-        method="filter_deleted",
-        label="Show",
-        choices=[("only", "Deleted members")],
-        empty_label="Live members",
-    )
-    sort = MemberOrderingFilter(
+    sort = SortFilter(
+        columns={"last_name": ("last_name", "first_name")},
         fields=[
             ("member_number", "number"),
             ("last_name", "name"),
@@ -61,15 +38,6 @@ class MemberFilterSet(django_filters.FilterSet):
     class Meta:
         model = Member
         fields = []
-
-    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
-        super().__init__(data, queryset, request=request, prefix=prefix)
-        # Deleted members are listed only for those who may restore them; everyone else sees live rows only.
-        user = getattr(request, "user", None)
-        if user is None or not user.has_perm("members.delete_member"):
-            del self.filters["deleted"]
-        if "deleted" not in self.filters or (self.data or {}).get("deleted") != "only":
-            self.queryset = self.queryset.filter(deleted_at__isnull=True)
 
     def search(self, queryset, name, value):
         match = (
@@ -91,6 +59,3 @@ class MemberFilterSet(django_filters.FilterSet):
         if value.isdigit() and len(value) <= 18:  # an id (a bigint); longer digit strings are names
             return queryset.filter(employments__is_current=True, employments__organization_id=int(value))
         return queryset.filter(employments__is_current=True, employments__organization__name__istartswith=value)
-
-    def filter_deleted(self, queryset, name, value):
-        return queryset.filter(deleted_at__isnull=False)

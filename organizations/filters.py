@@ -2,26 +2,15 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from ip2a.filters import SortFilter
 from organizations.models import Organization, OrganizationContact, OrganizationType, SaltingScore
-
-
-class StableOrderingFilter(django_filters.OrderingFilter):
-    """Sort as asked, then by ``then`` (ending in pk), so pages never repeat or skip a row."""
-
-    def __init__(self, *args, then=("pk",), **kwargs):
-        self.then = tuple(then)
-        super().__init__(*args, **kwargs)
-
-    def filter(self, qs, value):
-        qs = super().filter(qs, value)
-        return qs.order_by(*qs.query.order_by, *self.then) if qs.query.order_by else qs
 
 
 class OrganizationFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search", widget=forms.SearchInput)
     org_type = django_filters.ChoiceFilter(choices=OrganizationType.choices, label="Type")
     salting_score = django_filters.ChoiceFilter(choices=SaltingScore.choices, label="Salting score")
-    sort = StableOrderingFilter(
+    sort = SortFilter(
         fields=[("name", "name"), ("org_type", "org_type")],
         field_labels={"name": "Name", "org_type": "Type"},
         then=("name", "pk"),
@@ -42,7 +31,7 @@ class OrganizationContactFilterSet(django_filters.FilterSet):
     primary = django_filters.BooleanFilter(
         method="primary_only", widget=forms.CheckboxInput, label="Primary contacts only"
     )
-    sort = StableOrderingFilter(
+    sort = SortFilter(
         fields=[("last_name", "name"), ("organization__name", "organization")],
         field_labels={"name": "Name", "organization": "Organization"},
         then=("last_name", "first_name", "pk"),

@@ -2,29 +2,9 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from ip2a.filters import DeletedFilterSet, SortFilter
 from ip2a.forms import AnyYesNoSelect
-from organizations.filters import StableOrderingFilter
 from training.models import Cohort, CohortStatus, Instructor, Location, LocationType, RateType
-
-
-class DeletedFilterSet(django_filters.FilterSet):
-    """Lists live rows; holders of the model's delete permission may ask for the deleted ones (to restore)."""
-
-    deleted = django_filters.ChoiceFilter(
-        method="filter_deleted", label="Show", choices=[("only", "Deleted records")], empty_label="Live records"
-    )
-
-    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
-        super().__init__(data, queryset, request=request, prefix=prefix)
-        user = getattr(request, "user", None)
-        meta = self._meta.model._meta
-        if user is None or not user.has_perm(f"{meta.app_label}.delete_{meta.model_name}"):
-            del self.filters["deleted"]
-        if "deleted" not in self.filters or (self.data or {}).get("deleted") != "only":
-            self.queryset = self.queryset.filter(deleted_at__isnull=True)
-
-    def filter_deleted(self, queryset, name, value):
-        return queryset.filter(deleted_at__isnull=False)
 
 
 class CohortFilterSet(DeletedFilterSet):
@@ -35,7 +15,7 @@ class CohortFilterSet(DeletedFilterSet):
     )
     status = django_filters.MultipleChoiceFilter(choices=CohortStatus.choices, widget=forms.CheckboxSelectMultiple)
     location = django_filters.ModelChoiceFilter(queryset=Location.objects.only("pk", "name"))
-    sort = StableOrderingFilter(
+    sort = SortFilter(
         fields=[
             ("name", "name"),
             ("code", "code"),
@@ -66,7 +46,7 @@ class InstructorFilterSet(DeletedFilterSet):
     )
     is_active = django_filters.BooleanFilter(label="Active", widget=AnyYesNoSelect)
     rate_type = django_filters.ChoiceFilter(choices=RateType.choices, label="Rate type")
-    sort = StableOrderingFilter(
+    sort = SortFilter(
         fields=[("last_name", "name"), ("email", "email")],
         field_labels={"last_name": "Name"},
         then=("last_name", "first_name", "pk"),
@@ -94,7 +74,7 @@ class LocationFilterSet(DeletedFilterSet):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, code or city"}),
     )
     location_type = django_filters.ChoiceFilter(choices=LocationType.choices, label="Type")
-    sort = StableOrderingFilter(
+    sort = SortFilter(
         fields=[("name", "name"), ("code", "code"), ("city", "city")],
         then=("name", "pk"),
         label="Sort by",

@@ -5,6 +5,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from ip2a.filters import DeletedFilterSet, SortFilter
 from ip2a.forms import AnyYesNoSelect
 from training.models import (
     ApplicationStatus,
@@ -19,29 +20,6 @@ from training.models import (
 APPLICANT = "applicant"
 EXPIRY_WINDOWS = [(30, "30 days"), (60, "60 days"), (90, "90 days")]
 DEFAULT_EXPIRY_WINDOW = 30
-
-
-class OrderingFilter(django_filters.OrderingFilter):
-    """Sort keys that expand to several columns, always followed by the model's default order (pk last), so
-    pagination never repeats or skips a row."""
-
-    columns: dict[str, tuple[str, ...]] = {}
-
-    def __init__(self, *args, columns=None, **kwargs):
-        self.columns = columns or {}
-        super().__init__(*args, **kwargs)
-
-    def filter(self, qs, value):
-        ordering = []
-        for param in value or ():
-            if not param:
-                continue
-            field = self.get_ordering_value(param)
-            prefix = "-" if field.startswith("-") else ""
-            ordering += [f"{prefix}{column}" for column in self.columns.get(field.lstrip("-"), (field.lstrip("-"),))]
-        if not ordering:
-            return qs
-        return qs.order_by(*ordering, *(column for column in qs.model._meta.ordering if column not in ordering))
 
 
 def name_search(prefix: str, value: str) -> Q:
@@ -61,7 +39,7 @@ def visible_cohorts(request):
     return cohorts.visible_to(user) if user is not None else cohorts.none()
 
 
-class StudentFilterSet(django_filters.FilterSet):
+class StudentFilterSet(DeletedFilterSet):
     q = django_filters.CharFilter(
         method="search",
         label="Search",
@@ -77,13 +55,7 @@ class StudentFilterSet(django_filters.FilterSet):
         widget=forms.CheckboxSelectMultiple,
     )
     veteran = django_filters.BooleanFilter(field_name="is_veteran", label="Veteran", widget=AnyYesNoSelect)
-    deleted = django_filters.ChoiceFilter(
-        method="filter_deleted",
-        label="Show",
-        choices=[("only", "Deleted students")],
-        empty_label="Live students",
-    )
-    sort = OrderingFilter(
+    sort = SortFilter(
         fields=[("last_name", "name"), ("email", "email"), ("created_at", "added")],
         columns={"last_name": ("last_name", "first_name")},
         field_labels={"last_name": "Name", "created_at": "Date added"},
@@ -94,15 +66,6 @@ class StudentFilterSet(django_filters.FilterSet):
     class Meta:
         model = Student
         fields = []
-
-    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
-        super().__init__(data, queryset, request=request, prefix=prefix)
-        # Deleted students are listed only for those who may restore them; everyone else sees live rows only.
-        user = getattr(request, "user", None)
-        if user is None or not user.has_perm("training.delete_student"):
-            del self.filters["deleted"]
-        if "deleted" not in self.filters or (self.data or {}).get("deleted") != "only":
-            self.queryset = self.queryset.filter(deleted_at__isnull=True)
 
     def search(self, queryset, name, value):
         value = value.strip()
@@ -123,9 +86,6 @@ class StudentFilterSet(django_filters.FilterSet):
             applicant = ~Exists(Enrollment.objects.filter(student=OuterRef("pk")))
             match = match | Q(applicant) if statuses else Q(applicant)
         return queryset.filter(match)
-
-    def filter_deleted(self, queryset, name, value):
-        return queryset.filter(deleted_at__isnull=False)
 
 
 class CredentialFilterSet(django_filters.FilterSet):
@@ -175,7 +135,7 @@ class JATCApplicationFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(
         choices=ApplicationStatus.choices, widget=forms.CheckboxSelectMultiple
     )
-    sort = OrderingFilter(
+    sort = SortFilter(
         fields=[("application_date", "applied"), ("student__last_name", "student"), ("status", "status")],
         columns={"student__last_name": ("student__last_name", "student__first_name")},
         field_labels={"application_date": "Application date", "student__last_name": "Student"},
