@@ -9,8 +9,14 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-worker_class = "sync"
-workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
+# Measured on the 2-core development VM with wrk at 64 connections against the member list, a filtered list and
+# a member page (docs/benchmarks.md, "gunicorn and database connections"): 2, 3 and 4 sync workers are within
+# noise of each other, 5 and 8 lose 5-20% to context switching beside PostgreSQL on the same cores, and gthread
+# (3 x 4 threads) lost up to half on the member page. Hence sync workers, cores + 1 of them.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() + 1)
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))  # only the gthread worker class uses threads
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))  # seconds; only gthread/async workers keep connections
 # Pages answer in milliseconds, but previewing or importing a 20,000-row file takes up to a minute or two.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 20
