@@ -10,6 +10,8 @@
 - The ``healthz`` / ``readyz`` probes (the dashboard lives in ``ip2a/dashboard.py``).
 """
 
+from collections import OrderedDict
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -19,6 +21,7 @@ from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -30,6 +33,12 @@ from audit.history import history_reason
 from ip2a.forms import ReasonForm, integrity_error_message
 from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
+
+# Rendered filter forms of FilterSets whose form depends only on the query string (static_filter_form), per
+# process: the key holds everything the HTML depends on, so an entry never goes stale and needs no
+# invalidation; the oldest entries go once FILTER_FORMS_KEPT are held.
+FILTER_FORMS_KEPT = 1000
+_filter_forms: OrderedDict = OrderedDict()
 
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -50,6 +59,9 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
     template_name_suffix = "_list"  # FilterView's default is "_filter"
     resource_class = None  # a ModelResource; setting it allows ?export=csv and ?export=xlsx
     export_permission = None  # e.g. "members.export_member"
+    # True when the filter form is a function of the query string and the set of filters alone (no choices
+    # read from the database): it is then rendered once per distinct query and process.
+    static_filter_form = False
 
     def export_format(self):
         """Return the export format asked for (None for an HTML response); 403 without the export permission."""
@@ -89,7 +101,22 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         context = super().get_context_data(**kwargs)
         context["export_formats"] = list(EXPORT_TYPES) if self.can_export() else []
         context["model_meta"] = self.filterset_class._meta.model._meta
+        if self.static_filter_form and not self.request.htmx:  # an htmx refresh renders only the results
+            context["filter_form_html"] = self.filter_form_html()
         return context
+
+    def filter_form_html(self) -> str:
+        """The filter form's fields as HTML, rendered once per FilterSet, set of filters (which may depend on
+        the user's permissions) and query string, in this process."""
+        query = tuple(sorted((name, tuple(values)) for name, values in self.request.GET.lists() if name != "page"))
+        key = (self.filterset_class, tuple(self.filterset.filters), query)
+        html = _filter_forms.get(key)
+        if html is None:
+            html = render_to_string("generic/filter_fields.html", {"filter": self.filterset})
+            _filter_forms[key] = html
+            if len(_filter_forms) > FILTER_FORMS_KEPT:
+                _filter_forms.popitem(last=False)
+        return html
 
     def render_to_response(self, context, **response_kwargs):
         """Return the export file (logged), or the page or its partial."""

@@ -32,6 +32,7 @@ class MemberListView(FilteredListView):
     filterset_class = MemberFilterSet
     resource_class = MemberResource
     export_permission = "members.export_member"
+    static_filter_form = True  # its filters read no choices from the database
 
 
 class MemberDetailView(ObjectDetailView):

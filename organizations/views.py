@@ -43,6 +43,7 @@ class OrganizationListView(FilteredListView):
     filterset_class = OrganizationFilterSet
     resource_class = OrganizationResource
     export_permission = "organizations.export_organization"
+    static_filter_form = True  # its filters read no choices from the database
 
 
 class OrganizationDetailView(ObjectDetailView):

@@ -12,6 +12,7 @@ from attachments.factories import AttachmentFactory
 from audit.models import AccessLog
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberEmployment, MemberStatus
+from members.views import MemberListView
 from organizations.factories import EmployerFactory
 
 pytestmark = pytest.mark.django_db
@@ -596,3 +597,37 @@ def test_member_detail_shows_organizers_neither_the_student_nor_the_credentials(
     assert f"/training/students/{student.pk}/" not in html
     assert "OSHA 10" not in html
     assert "Yes (a pre-apprenticeship record)" in html
+
+
+def test_member_list_filter_form_is_rendered_once_per_query_and_matches_the_plain_rendering(role_client, monkeypatch):
+    from ip2a import views as ip2a_views
+
+    ip2a_views._filter_forms.clear()
+    client = role_client("officer")
+    query = {"q": "<b>ruiz", "status": ["active", "retired"]}
+    renders = []
+    real = ip2a_views.render_to_string
+    monkeypatch.setattr(ip2a_views, "render_to_string", lambda *a, **k: renders.append(a) or real(*a, **k))
+
+    first = client.get(reverse("members:member_list"), query)
+    second = client.get(reverse("members:member_list"), {**query, "page": "1"})
+    monkeypatch.setattr(MemberListView, "static_filter_form", False)
+    plain = client.get(reverse("members:member_list"), query)
+
+    assert len(renders) == 1
+    assert first.context["filter_form_html"] == second.context["filter_form_html"]
+    form_html = first.context["filter_form_html"]
+    assert form_html in plain.content.decode()
+    assert 'value="&lt;b&gt;ruiz"' in form_html
+    assert 'name="deleted"' in form_html  # officers may restore members: their form has the switch
+
+
+def test_member_list_filter_form_of_a_role_without_the_deleted_switch_is_kept_apart(role_client):
+    from ip2a import views as ip2a_views
+
+    ip2a_views._filter_forms.clear()
+    role_client("officer").get(reverse("members:member_list"))
+
+    staff_page = role_client("staff").get(reverse("members:member_list")).content.decode()
+
+    assert 'name="deleted"' not in staff_page
