@@ -38,3 +38,17 @@ def test_deleted_switch_is_offered_only_to_those_who_may_restore(make_user):
     assert "deleted" not in officer_form.fields
     assert staff_form.fields["deleted"].choices == [("", "Live cohorts"), ("only", "Deleted cohorts")]
     assert list(staff_form.fields)[-2:] == ["deleted", "sort"]
+
+
+def test_sortable_th_sorts_ascending_then_descending_and_keeps_the_filters(rf):
+    from django.template import Context, Template
+
+    template = Template('{% load portal %}{% sortable_th "name" "Name" %}')
+
+    first = template.render(Context({"request": rf.get("/members/", {"q": "ruiz", "page": "3"})}))
+    again = template.render(Context({"request": rf.get("/members/", {"q": "ruiz", "sort": "name"})}))
+    other = template.render(Context({"request": rf.get("/members/", {"sort": "-name"})}))
+
+    assert first == '<th scope="col"><a href="?q=ruiz&amp;sort=name">Name</a></th>'
+    assert again == '<th scope="col" aria-sort="ascending"><a href="?q=ruiz&amp;sort=-name">Name</a></th>'
+    assert other == '<th scope="col" aria-sort="descending"><a href="?sort=name">Name</a></th>'
