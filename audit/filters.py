@@ -11,8 +11,7 @@ from django.utils.text import capfirst
 
 from audit.models import AccessAction, AccessLog, AuditSource
 from audit.timeline import ACTIONS, AUDIT_MODELS, DOMAIN_MODELS, record_type_name, tracked_models, view_permission
-
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+from ip2a.forms import DATE_INPUT
 
 
 def start_of_day(day: dt.date) -> dt.datetime:

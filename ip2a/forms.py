@@ -5,14 +5,25 @@ from django.apps import apps
 from django.db import IntegrityError
 
 GENERIC_CONFLICT = "This change conflicts with data already stored; nothing was saved."
+REASON_HELP = "Kept in the record's history."
+DATE_INPUT = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})  # the browser's date picker, ISO value
+
+
+def reason_field(*, required: bool = False, help_text: str | None = None, label: str = "Reason") -> forms.CharField:
+    """The reason field of every form that changes records: it lands in the history context (DOMAIN.md §6)."""
+    return forms.CharField(
+        max_length=500,
+        required=required,
+        label=label,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=help_text or REASON_HELP + ("" if required else " Optional."),
+    )
 
 
 class ReasonForm(forms.Form):
     """The reason DOMAIN.md §6 requires for deleting, restoring and some status changes (kept in the history)."""
 
-    reason = forms.CharField(
-        max_length=500, widget=forms.Textarea(attrs={"rows": 2}), help_text="Kept in the record's history."
-    )
+    reason = reason_field(required=True, help_text=REASON_HELP)
 
 
 def constraint_message(name: str) -> str | None:

@@ -12,7 +12,6 @@
 
 from collections import OrderedDict
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
@@ -30,7 +29,7 @@ from django_filters.views import FilterView
 
 from audit.access import log_access
 from audit.history import history_reason
-from ip2a.forms import ReasonForm, integrity_error_message
+from ip2a.forms import ReasonForm, integrity_error_message, reason_field
 from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
 
@@ -158,13 +157,7 @@ class SaveInTransactionMixin:
     def get_form(self, form_class=None):
         form = super().get_form(form_class)
         if "reason" not in form.fields:
-            form.fields["reason"] = forms.CharField(
-                max_length=500,
-                required=self.reason_required,
-                label="Reason for this change",
-                widget=forms.Textarea(attrs={"rows": 2}),
-                help_text="Kept in the record's history." + ("" if self.reason_required else " Optional."),
-            )
+            form.fields["reason"] = reason_field(required=self.reason_required, label="Reason for this change")
         return form
 
     def form_valid(self, form):

@@ -6,22 +6,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
+from ip2a.forms import DATE_INPUT, REASON_HELP, reason_field
 from members.models import MEMBER_NUMBER_PATTERN, NUMBER_FORMAT_MESSAGE, Member, MemberEmployment, MemberStatus
 from members.services import STATUSES_NEEDING_REASON
 from organizations.models import Organization
-
-DATE_INPUT = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
-REASON_HELP = "Kept in the record's history."
-
-
-def optional_reason(help_text: str = REASON_HELP + " Optional.") -> forms.CharField:
-    return forms.CharField(
-        max_length=500,
-        required=False,
-        label="Reason",
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=help_text,
-    )
 
 
 class MemberForm(forms.ModelForm):
@@ -78,7 +66,7 @@ class MemberStatusForm(forms.Form):
     ended_on = forms.DateField(
         required=False, initial=timezone.localdate, widget=DATE_INPUT, label="Last day of the current job"
     )
-    reason = optional_reason(f"{REASON_HELP} Required for Suspended and Deceased.")
+    reason = reason_field(help_text=f"{REASON_HELP} Required for Suspended and Deceased.")
 
     def __init__(self, *args, member: Member, **kwargs):
         super().__init__(*args, **kwargs)
@@ -178,4 +166,4 @@ class EmploymentAddForm(EmploymentForm):
 
 class EmploymentEndForm(forms.Form):
     end_date = forms.DateField(initial=timezone.localdate, widget=DATE_INPUT, label="Last day of the job")
-    reason = optional_reason()
+    reason = reason_field()

@@ -1,6 +1,7 @@
 from django import forms
 from django.db.models import Q
 
+from ip2a.forms import DATE_INPUT, reason_field
 from training.models import (
     SEAT_TAKING,
     AttendanceStatus,
@@ -14,15 +15,7 @@ from training.models import (
 )
 from training.services.cohorts import NEXT_COHORT_STATUS
 
-DATE_INPUT = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
 TIME_INPUT = forms.TimeInput(format="%H:%M", attrs={"type": "time"})
-REASON_HELP = "Kept in the record's history."
-
-
-def optional_reason(help_text: str = REASON_HELP + " Optional.") -> forms.CharField:
-    return forms.CharField(
-        max_length=500, required=False, label="Reason", widget=forms.Textarea(attrs={"rows": 2}), help_text=help_text
-    )
 
 
 def live_or_current(model, current_id):
@@ -65,7 +58,7 @@ class CohortForm(forms.ModelForm):
 
 class CohortStatusForm(forms.Form):
     status = forms.ChoiceField(label="New status")
-    reason = optional_reason()
+    reason = reason_field()
 
     def __init__(self, *args, cohort: Cohort, override: bool = False, **kwargs):
         """The next status only; with ``override`` (administrators) every status but the current one and
@@ -188,7 +181,7 @@ class AttendanceSheetForm(forms.Form):
             self.fields[f"notes_{student.pk}"] = forms.CharField(
                 label=f"Notes on {name}", required=False, max_length=255, initial=mark.notes if mark else ""
             )
-        self.fields["reason"] = optional_reason()
+        self.fields["reason"] = reason_field()
 
     def clean(self):
         cleaned = super().clean()

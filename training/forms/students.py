@@ -2,6 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from ip2a.forms import DATE_INPUT, reason_field
 from members.models import MemberClassification, MemberStatus
 from training.models import (
     DECIDED_APPLICATION,
@@ -16,8 +17,6 @@ from training.models import (
 )
 from training.services.students import APPLICATION_TRANSITIONS, CREDENTIAL_TRANSITIONS
 
-DATE_INPUT = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
-REASON_HELP = "Kept in the record's history."
 CREDENTIAL_NAMES = (
     "OSHA 10",
     "OSHA 30",
@@ -29,16 +28,6 @@ CREDENTIAL_NAMES = (
     "NFPA 70E",
     "Fall Protection",
 )
-
-
-def reason_field(*, required: bool) -> forms.CharField:
-    return forms.CharField(
-        max_length=500,
-        required=required,
-        label="Reason",
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=REASON_HELP + ("" if required else " Optional."),
-    )
 
 
 class DatalistInput(forms.TextInput):
