@@ -213,6 +213,11 @@ class ObjectActionView(PermissionRequiredMixin, FormView):
         manager = self.queryset if self.queryset is not None else self.model.all_objects
         return get_object_or_404(manager, pk=self.kwargs["pk"])
 
+    def scoped(self, queryset):
+        """The rows of ``queryset`` the user may reach: models with ``visible_to(user)`` (training) limit an
+        instructor to their own cohorts; others are not limited."""
+        return queryset.visible_to(self.request.user) if hasattr(queryset, "visible_to") else queryset
+
     def dispatch(self, request, *args, **kwargs):
         if not self.has_permission():
             return self.handle_no_permission()
@@ -258,7 +263,7 @@ class SoftDeleteView(ObjectActionView):
     button_class = "danger"
 
     def get_object(self):
-        return get_object_or_404(self.model.objects, pk=self.kwargs["pk"])
+        return get_object_or_404(self.scoped(self.model.objects.all()), pk=self.kwargs["pk"])
 
     def act(self, obj, reason):
         obj.soft_delete(reason=reason)
@@ -273,7 +278,8 @@ class RestoreView(ObjectActionView):
     action_label = "Restore"
 
     def get_object(self):
-        return get_object_or_404(self.model.all_objects.filter(deleted_at__isnull=False), pk=self.kwargs["pk"])
+        deleted = self.scoped(self.model.all_objects.filter(deleted_at__isnull=False))
+        return get_object_or_404(deleted, pk=self.kwargs["pk"])
 
     def act(self, obj, reason):
         obj.restore(reason=reason)

@@ -223,9 +223,6 @@ class CohortDeleteView(SoftDeleteView):
     model = Cohort
     template_name = "training/cohort_confirm.html"
 
-    def get_object(self):
-        return get_object_or_404(Cohort.objects.visible_to(self.request.user), pk=self.kwargs["pk"])
-
     def act(self, obj, reason):
         cohort_soft_delete(cohort=obj, reason=reason)
 
@@ -234,10 +231,6 @@ class CohortRestoreView(RestoreView):
     permission_required = "training.delete_cohort"
     model = Cohort
     template_name = "training/cohort_confirm.html"
-
-    def get_object(self):
-        deleted = Cohort.all_objects.filter(deleted_at__isnull=False).visible_to(self.request.user)
-        return get_object_or_404(deleted, pk=self.kwargs["pk"])
 
 
 # --- Instructor assignments -------------------------------------------------------------------------------
@@ -500,9 +493,6 @@ class InstructorDeleteView(SoftDeleteView):
     model = Instructor
     template_name = "training/instructor_confirm.html"
 
-    def get_object(self):
-        return get_object_or_404(Instructor.objects.visible_to(self.request.user), pk=self.kwargs["pk"])
-
     def act(self, obj, reason):
         instructor_soft_delete(instructor=obj, reason=reason)
 
@@ -511,10 +501,6 @@ class InstructorRestoreView(RestoreView):
     permission_required = "training.delete_instructor"
     model = Instructor
     template_name = "training/instructor_confirm.html"
-
-    def get_object(self):
-        deleted = Instructor.all_objects.filter(deleted_at__isnull=False).visible_to(self.request.user)
-        return get_object_or_404(deleted, pk=self.kwargs["pk"])
 
 
 # --- Locations (not scoped: a place holds no personal data; its cohorts and sessions are) -------------------

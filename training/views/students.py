@@ -263,18 +263,11 @@ class StudentDeleteView(SoftDeleteView):
     model = Student
     template_name = "training/student_delete.html"
 
-    def get_object(self):
-        return get_object_or_404(Student.objects.visible_to(self.request.user), pk=self.kwargs["pk"])
-
 
 class StudentRestoreView(RestoreView):
     permission_required = "training.delete_student"
     model = Student
     template_name = "training/student_restore.html"
-
-    def get_object(self):
-        deleted = Student.all_objects.visible_to(self.request.user).filter(deleted_at__isnull=False)
-        return get_object_or_404(deleted, pk=self.kwargs["pk"])
 
 
 class StudentConvertView(ScopedActionView):
