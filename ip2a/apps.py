@@ -7,6 +7,8 @@ class Ip2aConfig(AppConfig):
     verbose_name = "IP2A"
 
     def ready(self):
+        from ip2a import auth  # noqa: F401 (connects the signals that retire cached grants)
+
         post_migrate.connect(sync_roles_after_migrate, sender=self)
 
 

@@ -133,13 +133,9 @@ def sync_roles() -> dict[str, list[str]]:
 
 
 def user_roles(user) -> list[str]:
-    """Return the role names the user holds, in the table's order.
+    """Return the role names the user holds, in the table's order (read through ip2a.auth.grants, which keeps
+    them per user and change of the role tables)."""
+    from ip2a.auth import grants
 
-    Kept on the user object, like Django's permission cache: a request's user is loaded once per request,
-    and a page asks several times (scoping, attachment rules, panels).
-    """
-    cached = getattr(user, "_ip2a_roles", None)
-    if cached is None:
-        names = {group.name for group in user.groups.all()} if user.is_authenticated else set()
-        cached = user._ip2a_roles = [role for role in ROLE_NAMES if role in names]
-    return list(cached)
+    names = grants(user).roles
+    return [role for role in ROLE_NAMES if role in names]

@@ -160,10 +160,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# ModelBackend's rules, with each user's permissions and roles kept per worker until the role tables change.
+AUTHENTICATION_BACKENDS = ["ip2a.auth.CachedPermissionBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
+# Sessions live in the database, so deleting a session row ends it at once in every worker.
+# SESSION_ENGINE=django.contrib.sessions.backends.cached_db reads them through the shared cache instead (one
+# query less per request; a session row deleted by hand then lives on in the cache until it expires).
+SESSION_ENGINE = env_str("SESSION_ENGINE", "django.contrib.sessions.backends.db")
 # A session ends after this many seconds without a request (SessionIdleMiddleware renews it while in use).
 SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 3600)
 SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS

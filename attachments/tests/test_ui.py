@@ -265,8 +265,8 @@ def test_attachment_panel_runs_a_fixed_number_of_queries(make_user, django_asser
     for attachment in AttachmentFactory.create_batch(3, target_obj=member):
         attachment.soft_delete(reason="uploaded twice")
 
-    # 2 permission loads, 1 role look-up (kept on the user for the four rules), 1 for every row (uploaders joined)
-    with django_assert_num_queries(4):
+    # 1 read of the user's roles and permissions (ip2a.auth.grants), 1 for every row (uploaders joined)
+    with django_assert_num_queries(2):
         render_panel(user, member)
 
 

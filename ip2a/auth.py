@@ -1,0 +1,99 @@
+"""Who may do what, read once per user and change of the role tables instead of three queries per request.
+
+Django's ModelBackend asks the database for a user's own and group permissions on every request (the request's
+user is a fresh object each time), and the roles (ip2a.roles.user_roles) cost a third query. Both are a
+function of the user's groups, the groups' permissions and the user's own permissions, which change only
+when an admin edits them. So each worker keeps them per user and *auth version*: a token in the shared cache
+that any change to those tables replaces (immediately, and again when the change commits, so a request
+reading between the two cannot keep the old grants). One shared-cache read per request replaces the queries;
+a revoked permission takes effect on the next request in every worker.
+"""
+
+import uuid
+from collections import OrderedDict
+from typing import NamedTuple
+
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission, User
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import CharField, Q, Value
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+VERSION_KEY = "ip2a:auth-version"
+KEPT = 2_000  # users' grants kept per worker (least recently used dropped first)
+
+_grants: OrderedDict = OrderedDict()
+
+
+class Grants(NamedTuple):
+    roles: frozenset[str]
+    permissions: frozenset[str]
+
+
+def auth_version() -> str:
+    """The current token; a new one when the cache has none (after a clear), never an earlier one."""
+    token = cache.get(VERSION_KEY)
+    if token is None:
+        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
+        token = cache.get(VERSION_KEY) or "unset"
+    return token
+
+
+def bump_auth_version(**_signal_kwargs) -> None:
+    """Retire the grants every worker holds: now, and once more when the current transaction commits."""
+    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+    transaction.on_commit(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, None))
+
+
+def grants(user) -> Grants:
+    """The user's role names and permission names ("app.codename"), cached as the module says."""
+    if not user.is_authenticated:
+        return Grants(frozenset(), frozenset())
+    key = (user.pk, user.is_superuser, auth_version())
+    found = _grants.get(key)
+    if found is not None:
+        _grants.move_to_end(key)
+        return found
+    found = read_grants(user)
+    _grants[key] = found
+    if len(_grants) > KEPT:
+        _grants.popitem(last=False)
+    return found
+
+
+def read_grants(user) -> Grants:
+    """The user's group names and permissions (own and through groups; all of them for a superuser, as
+    ModelBackend gives) in one query."""
+    none = Value(None, output_field=CharField())
+    groups = user.groups.values_list("name", none, none)
+    permissions = Permission.objects.all()
+    if not user.is_superuser:
+        permissions = permissions.filter(Q(user=user) | Q(group__user=user))
+    permissions = permissions.values_list(none, "content_type__app_label", "codename")
+    names, granted = set(), set()
+    for name, app_label, codename in groups.union(permissions, all=True):
+        if name is not None:
+            names.add(name)
+        else:
+            granted.add(f"{app_label}.{codename}")
+    return Grants(frozenset(names), frozenset(granted))
+
+
+class CachedPermissionBackend(ModelBackend):
+    """ModelBackend whose permission set comes from grants() (same rules: none for inactive users)."""
+
+    def get_all_permissions(self, user_obj, obj=None):
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_perm_cache"):
+            user_obj._perm_cache = set(grants(user_obj).permissions)
+        return user_obj._perm_cache
+
+
+# What grants() reads: group membership, group and user permissions, the groups and permissions themselves.
+for _through in (User.groups.through, User.user_permissions.through, Group.permissions.through):
+    m2m_changed.connect(bump_auth_version, sender=_through, dispatch_uid=f"ip2a-auth-{_through.__name__}")
+for _model in (Group, Permission):
+    post_save.connect(bump_auth_version, sender=_model, dispatch_uid=f"ip2a-auth-save-{_model.__name__}")
+    post_delete.connect(bump_auth_version, sender=_model, dispatch_uid=f"ip2a-auth-delete-{_model.__name__}")
