@@ -2,9 +2,9 @@
 
 Every number is a real query, linked to the filtered list it counts. Panel values are kept in the shared cache
 per panel and role set (and per user where an instructor sees only their own cohorts), under a key that also
-holds a data version: the last ids handed out by the history event tables of the models the panel reads. Every
-write path (web, admin, imports, shell, raw SQL) goes through the history triggers, so any change to those
-models moves the version and the next request recomputes the panel. The seed command disables the triggers, so
+holds the data versions (ip2a.caching) of the history event tables of the models the panel reads. Every write
+path (web, admin, imports, shell, raw SQL) goes through the history triggers, so any change to those models
+moves the version and the next request recomputes the panel. The seed command disables the triggers, so
 seeding and reset must clear the cache. Recent activity is per user and never cached.
 """
 
@@ -21,6 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from ip2a.caching import data_versions
 from ip2a.roles import user_roles
 from members.models import Member, MemberClassification, MemberEmployment
 from training.models import (
@@ -67,23 +68,7 @@ def link(url_name: str, **params) -> str | None:
     return f"{url}?{urlencode(params)}" if params else url
 
 
-def data_versions(models) -> dict[str, int]:
-    """The newest event id of each model's history table, in ONE query (0 when none yet).
-
-    max(pgh_id) is an index-only read of the primary key; unlike the id sequences' last_value in pg_sequences
-    it needs no privilege beyond the SELECT the application role holds on the event tables.
-    """
-    tables = sorted({model.pgh_event_model._meta.db_table for model in models})
-    if not tables:
-        return {}
-    quote = connection.ops.quote_name
-    sql = " UNION ALL ".join(f"SELECT %s, (SELECT max(pgh_id) FROM {quote(table)})" for table in tables)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, tables)
-        return {name: last or 0 for name, last in cursor.fetchall()}
-
-
-def cache_key(panel: Panel, user, versions: dict[str, int]) -> str:
+def cache_key(panel: Panel, user, versions: dict) -> str:
     """database + panel + role set (+ user id when limited to own cohorts) + the data version + today (dates
     move). The database name keeps apart deployments or test runs sharing one cache, whose versions can match."""
     roles = user_roles(user) + (["superuser"] if user.is_superuser else [])
@@ -91,7 +76,7 @@ def cache_key(panel: Panel, user, versions: dict[str, int]) -> str:
     if panel.scoped and limited_to_own_cohorts(user):
         parts.append(f"user{user.pk}")
     tables = sorted(model.pgh_event_model._meta.db_table for model in panel.models_for(user))
-    parts.append(".".join(str(versions.get(table, 0)) for table in tables))
+    parts.append(".".join("-".join(map(str, versions.get(table, (0, 0)))) for table in tables))
     parts.append(timezone.localdate().isoformat())
     return ":".join(parts)
 

@@ -15,27 +15,33 @@ from collections import OrderedDict
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.forms import ModelChoiceField
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
-from django.template.loader import render_to_string
+from django.template.loader import get_template, render_to_string
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.generic import CreateView, DetailView, FormView, UpdateView
+from django.views.generic.list import MultipleObjectMixin
 from django_filters.views import FilterView
 
 from audit.access import log_access
 from audit.history import history_reason
+from ip2a.caching import CACHE_SECONDS, query_versions, version_key
 from ip2a.forms import ReasonForm, integrity_error_message, reason_field
 from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
+from ip2a.roles import user_roles
 
-# Rendered filter forms of FilterSets whose form depends only on the query string (static_filter_form), per
-# process: the key holds everything the HTML depends on, so an entry never goes stale and needs no
-# invalidation; the oldest entries go once FILTER_FORMS_KEPT are held.
+# Rendered filter forms (static_filter_form), per process: the key holds everything the HTML depends on (data
+# versions included), so an entry never goes stale and needs no invalidation; the oldest entries go once
+# FILTER_FORMS_KEPT are held.
 FILTER_FORMS_KEPT = 1000
 _filter_forms: OrderedDict = OrderedDict()
 
@@ -58,9 +64,14 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
     template_name_suffix = "_list"  # FilterView's default is "_filter"
     resource_class = None  # a ModelResource; setting it allows ?export=csv and ?export=xlsx
     export_permission = None  # e.g. "members.export_member"
-    # True when the filter form is a function of the query string and the set of filters alone (no choices
-    # read from the database): it is then rendered once per distinct query and process.
+    # True when the filter form is a function of the query string, the set of filters and the choice lists of
+    # its model-choice fields (no other choices read from the database): it is then rendered once per distinct
+    # query and data version of those lists, per process (filter_form_html).
     static_filter_form = False
+    # Keep the rendered results (table, count, pages) in the shared cache under the data versions of every
+    # table the list's query reads plus these models (what its prefetches and rows show besides); None: never.
+    # Set only where the results depend on nothing else but the query string, the role set and the date.
+    results_cache_models = None
 
     def export_format(self):
         """Return the export format asked for (None for an HTML response); 403 without the export permission."""
@@ -77,6 +88,11 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         return bool(
             self.resource_class and self.export_permission and self.request.user.has_perm(self.export_permission)
         )
+
+    def get_paginator(self, *args, **kwargs):
+        paginator = super().get_paginator(*args, **kwargs)
+        paginator.known_versions = getattr(self, "results_versions", None)
+        return paginator
 
     def get_paginate_by(self, queryset):
         """Paginate HTML only: an export holds every filtered row."""
@@ -96,19 +112,77 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         return response
 
     def get_context_data(self, **kwargs):
-        """Add the export formats the user may use and the filter querystring without the page number."""
-        context = super().get_context_data(**kwargs)
+        """Add the export formats the user may use, the model's names, the filter form once rendered and the
+        results once rendered (``results_html``; from the cache when the data they show has not changed)."""
+        key = self.results_key()
+        results_html = cache.get(key) if key else None
+        if results_html is None:
+            context = super().get_context_data(**kwargs)  # paginates: the count and the page's rows
+            if not self.export_format():
+                self.prepare_results(context)
+        else:
+            context = super(MultipleObjectMixin, self).get_context_data(**kwargs)  # no query at all
         context["export_formats"] = list(EXPORT_TYPES) if self.can_export() else []
         context["model_meta"] = self.filterset_class._meta.model._meta
+        if key and results_html is None:
+            page_template = self.get_template_names()[0].split("#")[0]
+            results_html = get_template(f"{page_template}#table").render(context, self.request)
+            cache.set(key, results_html, CACHE_SECONDS)
+        if results_html is not None:
+            context["results_html"] = results_html
         if self.static_filter_form and not self.request.htmx:  # an htmx refresh renders only the results
             context["filter_form_html"] = self.filter_form_html()
         return context
 
+    def prepare_results(self, context) -> None:
+        """Put derived values on the page's rows before they are rendered (not called when the rendered
+        results come from the cache)."""
+
+    def results_key(self) -> str | None:
+        """The cache key of this request's results: the view, path and whole query string (page and sort
+        included), the role set, the list's SQL (which holds any per-user scoping), today, and the data
+        versions of what they show; None when not kept."""
+        if self.results_cache_models is None or self.export_format():
+            return None
+        if self.filterset.is_bound and not self.filterset.is_valid():
+            return None
+        try:
+            versions = query_versions(self.object_list, also=self.results_cache_models)
+        except EmptyResultSet:
+            return None
+        if versions is None:
+            return None
+        self.results_versions = versions
+        user = self.request.user
+        query = tuple(sorted((name, tuple(values)) for name, values in self.request.GET.lists()))
+        scope = (tuple(user_roles(user)), user.is_superuser)
+        sql, params = self.object_list.query.sql_with_params()
+        rows = (sql, tuple(map(repr, params)))
+        parts = ("results", type(self).__qualname__, self.request.path, query, scope, rows, timezone.localdate())
+        return version_key(*parts, versions=versions)
+
     def filter_form_html(self) -> str:
         """The filter form's fields as HTML, rendered once per FilterSet, set of filters (which may depend on
-        the user's permissions) and query string, in this process."""
+        the user's permissions), query string and choice lists, in this process. A model-choice field's list
+        counts by its query (scoped per user where it is) and the data versions of the tables it reads; a form
+        whose choice lists read a table without history is rendered every time."""
         query = tuple(sorted((name, tuple(values)) for name, values in self.request.GET.lists() if name != "page"))
-        key = (self.filterset_class, tuple(self.filterset.filters), query)
+        choices, querysets = [], []
+        for name, field in self.filterset.form.fields.items():
+            if isinstance(field, ModelChoiceField):
+                sql, params = field.queryset.query.sql_with_params()
+                choices.append((name, sql, tuple(map(repr, params))))
+                querysets.append(field.queryset)
+        versions = query_versions(*querysets, known=getattr(self, "results_versions", None)) if querysets else {}
+        if versions is None:
+            return render_to_string("generic/filter_fields.html", {"filter": self.filterset})
+        key = (
+            self.filterset_class,
+            tuple(self.filterset.filters),
+            query,
+            tuple(choices),
+            tuple(sorted(versions.items())),
+        )
         html = _filter_forms.get(key)
         if html is None:
             html = render_to_string("generic/filter_fields.html", {"filter": self.filterset})
@@ -127,7 +201,10 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
             body = export_bytes(dataset, fmt)
             return HttpResponse(body, content_type=EXPORT_TYPES[fmt], headers=headers)
-        response = super().render_to_response(context, **response_kwargs)
+        if "results_html" in context and self.request.htmx and not self.request.htmx.history_restore_request:
+            response = HttpResponse(context["results_html"])
+        else:
+            response = super().render_to_response(context, **response_kwargs)
         patch_vary_headers(response, ["HX-Request"])  # one URL, two different bodies
         return response
 

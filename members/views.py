@@ -20,6 +20,7 @@ from members.forms import EmploymentAddForm, EmploymentEndForm, EmploymentForm, 
 from members.models import Member, MemberEmployment, MemberStatus
 from members.resources import MemberResource
 from members.services import employment_add, employment_end, member_change_status
+from organizations.models import Organization
 from training.models import Credential
 from training.views.students import mark_expiry
 
@@ -33,6 +34,7 @@ class MemberListView(FilteredListView):
     resource_class = MemberResource
     export_permission = "members.export_member"
     static_filter_form = True  # its filters read no choices from the database
+    results_cache_models = (MemberEmployment, Organization)  # the current employer column
 
 
 class MemberDetailView(ObjectDetailView):

@@ -44,6 +44,7 @@ class OrganizationListView(FilteredListView):
     resource_class = OrganizationResource
     export_permission = "organizations.export_organization"
     static_filter_form = True  # its filters read no choices from the database
+    results_cache_models = (OrganizationContact,)  # the primary contact column
 
 
 class OrganizationDetailView(ObjectDetailView):
@@ -140,6 +141,8 @@ class OrganizationContactListView(FilteredListView):
     filterset_class = OrganizationContactFilterSet
     resource_class = OrganizationContactResource
     export_permission = "organizations.export_organization"
+    static_filter_form = True  # its one choice list (organizations) is kept by data version
+    results_cache_models = ()  # every column comes from the list's own query
 
 
 class OrganizationContactCreateView(ObjectCreateView):

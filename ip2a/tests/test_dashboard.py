@@ -367,7 +367,7 @@ def test_data_versions_moves_with_each_history_event():
 
     after = dashboard.data_versions([Member])
     newest = Member.pgh_event_model.objects.latest("pgh_id").pgh_id
-    assert before["members_memberevent"] < after["members_memberevent"] == newest
+    assert before["members_memberevent"][0] < after["members_memberevent"][0] == newest
 
 
 # --- Query budgets ---------------------------------------------------------------------------------------

@@ -104,6 +104,8 @@ class CohortListView(FilteredListView):
     filterset_class = CohortFilterSet
     resource_class = CohortResource
     export_permission = "training.export_student"
+    static_filter_form = True  # its one choice list (locations) is kept by data version
+    results_cache_models = ()  # every column comes from the list's own query
 
     def get_queryset(self):
         return super().get_queryset().visible_to(self.request.user)

@@ -39,6 +39,7 @@ from training.forms.students import (
 from training.models import (
     OPEN_ENROLLMENT,
     Attendance,
+    Cohort,
     Credential,
     CredentialStatus,
     Enrollment,
@@ -173,6 +174,8 @@ class StudentListView(FilteredListView):
     filterset_class = StudentFilterSet
     resource_class = StudentResource
     export_permission = "training.export_student"
+    static_filter_form = True  # its one choice list (the cohorts the user sees) is kept by data version
+    results_cache_models = (Enrollment, Cohort)  # the current cohort and program status columns
 
     def get_queryset(self):
         # Deleted rows are hidden by the FilterSet unless the user may restore them.
@@ -181,12 +184,9 @@ class StudentListView(FilteredListView):
             Prefetch("enrollments", queryset=enrollments_newest_first().visible_to(user), to_attr="enrollment_list")
         )
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        if not self.export_format():
-            for student in context["object_list"]:
-                set_program_fields(student, student.enrollment_list)
-        return context
+    def prepare_results(self, context):
+        for student in context["object_list"]:
+            set_program_fields(student, student.enrollment_list)
 
 
 class StudentDetailView(ObjectDetailView):

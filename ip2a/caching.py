@@ -1,0 +1,123 @@
+"""Data versions: what lets the portal keep computed numbers and rendered fragments in the shared cache and
+still never show a stale one.
+
+Every tracked model has a history event table filled by database triggers on every write path (web, admin,
+imports, repairs, shell, raw SQL). A table's *version* is its newest event id plus how many of its last
+RECENT_WINDOW ids are visible: the id alone would miss a transaction that took a lower id and committed after
+a higher one (its event appears below the newest id), the count of the recent ids does not. A value computed
+from some tables and kept under a key holding their versions is therefore correct for as long as that key is
+read; nothing has to be invalidated, and every worker agrees because the versions come from the database.
+
+Only the seed bypasses the triggers; it (and reset) clear the cache. Entries also expire after CACHE_SECONDS.
+"""
+
+import functools
+import hashlib
+import re
+
+from django.apps import apps
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+
+CACHE_SECONDS = 600
+RECENT_WINDOW = 1_000  # ids below the newest that a late commit can still fill in unseen: counted
+_QUOTED_NAME = re.compile(r'"([A-Za-z0-9_]+)"')
+
+Version = tuple[int, int]
+
+
+@functools.cache
+def tracked_tables() -> dict[str, str]:
+    """{table of a tracked model: its history event table}, for every model pghistory tracks."""
+    found = {}
+    for model in apps.get_models():
+        event_model = getattr(model, "pgh_event_model", None)
+        if event_model is not None:
+            found[model._meta.db_table] = event_model._meta.db_table
+    return found
+
+
+def table_versions(event_tables) -> dict[str, Version]:
+    """{event table: (newest id, visible ids among the last RECENT_WINDOW)} in ONE query; (0, 0) when empty.
+
+    Both are index-only reads of the primary key, and need no privilege beyond the SELECT the application
+    role holds on the event tables."""
+    tables = sorted(set(event_tables))
+    if not tables:
+        return {}
+    quote = connection.ops.quote_name
+    sql = " UNION ALL ".join(
+        f"SELECT %s, newest, (SELECT count(*) FROM {quote(table)} WHERE pgh_id > newest - {RECENT_WINDOW}) "
+        f"FROM (SELECT max(pgh_id) AS newest FROM {quote(table)}) AS last"
+        for table in tables
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, tables)
+        return {name: (newest or 0, recent) for name, newest, recent in cursor.fetchall()}
+
+
+def data_versions(models) -> dict[str, Version]:
+    """The versions of the given tracked models' event tables (see table_versions)."""
+    return table_versions(model.pgh_event_model._meta.db_table for model in models)
+
+
+def sql_tables(sql: str) -> set[str]:
+    """The tables an SQL statement compiled by Django names (Django quotes every table it writes)."""
+    return set(_QUOTED_NAME.findall(sql))
+
+
+def query_versions(*querysets, also=(), known=None) -> dict[str, Version] | None:
+    """The versions of every table the querysets' SQL reads (subqueries included) and of the models ``also``
+    names (what prefetches and templates read besides), in one query, or none when ``known`` (versions read
+    earlier in the request) holds them all; None when one of those tables has no history (its changes could
+    not be seen, so nothing computed from it may be kept). Raises EmptyResultSet for a none() queryset."""
+    tables = {model._meta.db_table for model in also}
+    for queryset in querysets:
+        sql, _params = queryset.query.sql_with_params()
+        tables |= sql_tables(sql) & model_tables()
+    tracked = tracked_tables()
+    event_tables = set(tracked.values())
+    if any(name not in tracked and name not in event_tables for name in tables):
+        return None
+    wanted = {tracked.get(name, name) for name in tables}
+    if known is not None and wanted <= known.keys():
+        return {name: known[name] for name in wanted}
+    return table_versions(wanted)
+
+
+@functools.cache
+def model_tables() -> frozenset[str]:
+    """The table of every model, many-to-many tables included."""
+    return frozenset(model._meta.db_table for model in apps.get_models(include_auto_created=True))
+
+
+def version_key(*parts, versions: dict[str, Version]) -> str:
+    """A cache key of the parts and the versions, under the database's name (deployments or test runs sharing
+    one cache can have equal versions)."""
+    text = repr((connection.settings_dict["NAME"], parts, sorted(versions.items())))
+    return "v:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def remember(parts: tuple, versions: dict[str, Version], compute):
+    """compute()'s value, kept in the shared cache under the parts and the versions it was computed at."""
+    key = version_key(*parts, versions=versions)
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+def computed_for(queryset, name: str, compute, known=None):
+    """compute() (which reads what the queryset reads), kept under the versions of the tables in the
+    queryset's SQL (taken from ``known`` when it holds them); computed every time when one of them has no
+    history."""
+    try:
+        versions = query_versions(queryset, known=known)
+    except EmptyResultSet:
+        versions = None
+    if versions is None:
+        return compute()
+    sql, params = queryset.query.sql_with_params()
+    return remember((name, sql, tuple(map(repr, params))), versions, compute)

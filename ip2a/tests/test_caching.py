@@ -1,0 +1,208 @@
+"""Data versions (ip2a.caching), the lists' kept results and counts, and the kept grants (ip2a.auth): a kept value
+is served while nothing it shows has changed, and never after."""
+
+import pytest
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission, User
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from ip2a import auth, caching
+from ip2a.roles import user_roles
+from members.factories import MemberEmploymentFactory, MemberFactory
+from members.models import Member, MemberEmployment
+from organizations.models import Organization
+from training.factories import CohortInstructorFactory, EnrollmentFactory, InstructorFactory
+
+pytestmark = pytest.mark.django_db
+
+MEMBERS = reverse("members:member_list")
+STUDENTS = reverse("training:student_list")
+
+
+def queries_of(client, path, **extra) -> tuple:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path, **extra)
+    return response, [query["sql"] for query in captured.captured_queries]
+
+
+# --- data versions ---------------------------------------------------------------------------------------
+
+
+def test_a_late_commit_below_the_newest_event_id_still_moves_the_version():
+    MemberFactory()
+    table = Member.pgh_event_model._meta.db_table
+    newest = Member.pgh_event_model.objects.latest("pgh_id")
+
+    def add_event(pgh_id):
+        # As a transaction that took its id earlier and commits now: an event below the newest id appears.
+        values = {f.attname: getattr(newest, f.attname) for f in newest._meta.concrete_fields}
+        Member.pgh_event_model.objects.create(**{**values, "pgh_id": pgh_id})
+
+    add_event(newest.pgh_id + 10)
+    before = caching.table_versions([table])[table]
+    add_event(newest.pgh_id + 5)
+    after = caching.table_versions([table])[table]
+
+    assert before[0] == after[0] == newest.pgh_id + 10  # the newest id did not move…
+    assert before != after  # …the version did
+
+
+def test_query_versions_cover_subqueries_and_refuse_tables_without_history():
+    employed = Member.objects.filter(employments__organization__name="Acme")
+    versions = caching.query_versions(employed)
+
+    assert set(versions) == {
+        Member.pgh_event_model._meta.db_table,
+        MemberEmployment.pgh_event_model._meta.db_table,
+        Organization.pgh_event_model._meta.db_table,
+    }
+    assert caching.query_versions(ContentType.objects.all()) is None  # content types keep no history
+
+
+# --- the lists' kept results and counts --------------------------------------------------------------------
+
+
+def test_member_list_shown_again_runs_no_count_and_no_row_query(role_client):
+    MemberEmploymentFactory.create_batch(3)
+    client = role_client("staff")
+    first, _ = queries_of(client, MEMBERS)
+
+    again, sql = queries_of(client, MEMBERS)
+
+    assert again.context["results_html"] == first.context["results_html"]
+    assert not any('FROM "members_member"' in query for query in sql)
+    assert again.context["results_html"] in again.content.decode()
+
+
+def test_member_list_shows_a_renamed_employer_at_once(role_client):
+    job = MemberEmploymentFactory(organization__name="Old Name Electric")
+    client = role_client("staff")
+    assert "Old Name Electric" in client.get(MEMBERS).content.decode()
+
+    Organization.objects.filter(pk=job.organization_id).update(name="New Name Electric")
+
+    html = client.get(MEMBERS).content.decode()
+    assert "New Name Electric" in html
+    assert "Old Name Electric" not in html
+
+
+def test_member_list_count_follows_new_and_deleted_members(role_client):
+    MemberFactory.create_batch(2)
+    client = role_client("officer")
+    assert client.get(MEMBERS).context["paginator"].count == 2
+
+    MemberFactory()
+    assert client.get(MEMBERS).context["paginator"].count == 3
+
+    Member.objects.first().soft_delete(reason="test")
+    assert client.get(MEMBERS).context["paginator"].count == 2
+
+
+def test_htmx_refresh_from_the_cache_is_the_rendered_partial(role_client):
+    MemberFactory(last_name="Okafor")
+    client = role_client("staff")
+    rendered = client.get(MEMBERS, {"q": "oka"}, headers={"HX-Request": "true"})
+
+    kept = client.get(MEMBERS, {"q": "oka"}, headers={"HX-Request": "true"})
+
+    assert kept.status_code == rendered.status_code == 200
+    assert kept.content == rendered.content
+    assert b"Okafor" in kept.content
+    assert b"<html" not in kept.content
+
+
+def test_kept_results_are_per_role_set(role_client, client, make_user):
+    MemberFactory()
+    staff = role_client("staff").get(MEMBERS).content.decode()
+    client.force_login(make_user("read_only", username="reader"))
+
+    reader = client.get(MEMBERS).content.decode()
+
+    assert "export=csv" in staff  # staff may export the list
+    assert "export=csv" not in reader
+
+
+def test_two_instructors_with_the_same_role_see_their_own_students(client, make_user):
+    ours, theirs = EnrollmentFactory(student__last_name="Ours"), EnrollmentFactory(student__last_name="Theirs")
+    for enrollment, name in ((ours, "one"), (theirs, "two")):
+        user = make_user("instructor", username=name)
+        CohortInstructorFactory(cohort=enrollment.cohort, instructor=InstructorFactory(user=user))
+
+    client.force_login(User.objects.get(username="one"))
+    first = client.get(STUDENTS).content.decode()
+    client.force_login(User.objects.get(username="two"))
+    second = client.get(STUDENTS).content.decode()
+
+    assert "Ours" in first
+    assert "Theirs" not in first
+    assert "Theirs" in second
+    assert "Ours" not in second
+
+
+def test_student_list_filter_form_lists_a_new_cohort_at_once(role_client):
+    client = role_client("staff")
+    EnrollmentFactory(cohort__name="Spring Cohort")
+    assert "Spring Cohort" in client.get(STUDENTS).context["filter_form_html"]
+
+    EnrollmentFactory(cohort__name="Autumn Cohort")
+
+    assert "Autumn Cohort" in client.get(STUDENTS).context["filter_form_html"]
+
+
+# --- kept grants ---------------------------------------------------------------------------------------------
+
+
+def test_grants_match_model_backend_for_every_role_and_a_superuser(make_user):
+    users = [make_user(role) for role in ("admin", "officer", "staff", "organizer", "instructor", "read_only")]
+    users.append(User.objects.create_superuser("root", password="x" * 12))
+    someone = make_user(None, username="someone")
+    someone.user_permissions.add(Permission.objects.get(codename="view_member"))
+    users.append(someone)
+
+    for user in users:
+        fresh = User.objects.get(pk=user.pk)
+        assert set(auth.read_grants(fresh).permissions) == ModelBackend().get_all_permissions(fresh), user
+        assert auth.read_grants(fresh).roles == set(fresh.groups.values_list("name", flat=True))
+
+
+def test_a_role_taken_away_is_refused_on_the_next_request(client, make_user):
+    user = make_user("staff")
+    client.force_login(user)
+    assert client.get(MEMBERS).status_code == 200
+
+    user.groups.clear()
+
+    assert client.get(MEMBERS).status_code == 403
+
+
+def test_a_permission_taken_from_a_role_is_refused_on_the_next_request(client, make_user):
+    client.force_login(make_user("staff"))
+    assert client.get(MEMBERS).status_code == 200
+
+    Group.objects.get(name="staff").permissions.remove(Permission.objects.get(codename="view_member"))
+
+    assert client.get(MEMBERS).status_code == 403
+
+
+def test_grants_are_read_once_per_user_until_the_role_tables_change(make_user):
+    user = make_user("staff")
+    auth.grants(User.objects.get(pk=user.pk))
+
+    with CaptureQueriesContext(connection) as captured:
+        roles = user_roles(User.objects.get(pk=user.pk))
+    assert roles == ["staff"]
+    assert len(captured.captured_queries) == 1  # the user row only
+
+    user.groups.add(Group.objects.get(name="organizer"))
+    assert user_roles(User.objects.get(pk=user.pk)) == ["staff", "organizer"]
+
+
+def test_an_inactive_user_has_no_permission(make_user):
+    user = make_user("admin")
+    user.is_active = False
+    user.save()
+
+    assert User.objects.get(pk=user.pk).get_all_permissions() == set()
