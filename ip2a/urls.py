@@ -1,8 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from ip2a import views
 from ip2a.dashboard import DashboardView
@@ -19,11 +17,7 @@ urlpatterns = [
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     # One login page for the portal and the admin (one place for throttling and logging).
-    path(
-        "admin/login/",
-        login_not_required(RedirectView.as_view(pattern_name="login", query_string=True)),
-        name="admin_login",
-    ),
+    path("admin/login/", views.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("members/import/", ImportView.as_view(kind="members"), name="members_import"),
     path("members/employments/import/", ImportView.as_view(kind="employments"), name="employments_import"),

@@ -7,12 +7,12 @@
 - ``ObjectCreateView`` / ``ObjectUpdateView``: ModelForm pages saved in one transaction, with the database's
   refusals shown as form errors and an optional or required reason kept in the history.
 - ``SoftDeleteView`` / ``RestoreView``: confirmation pages asking for the reason.
-- The ``healthz`` / ``readyz`` probes (the dashboard lives in ``ip2a/dashboard.py``).
+- The ``healthz`` / ``readyz`` probes and the admin's login URL (the dashboard lives in ``ip2a/dashboard.py``).
 """
 
 from collections import OrderedDict
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.cache import cache
@@ -23,8 +23,10 @@ from django.forms import ModelChoiceField
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import get_template, render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.generic import CreateView, DetailView, FormView, UpdateView
@@ -363,6 +365,24 @@ class RestoreView(ObjectActionView):
 
     def success_message(self):
         return f"Restored {self.object._meta.verbose_name} “{self.object}”."
+
+
+@login_not_required
+def admin_login(request):
+    """The admin's login URL. Anonymous visitors go on to the portal's login page (query string kept, so
+    ?next= leads back to the admin). A signed-in user with admin access goes on to ?next= (or the admin's
+    index); one without gets 403, not a loop between the two login pages (the portal's sends signed-in users
+    straight back to ?next=)."""
+    if not request.user.is_authenticated:
+        url, query = reverse("login"), request.META.get("QUERY_STRING", "")
+        return HttpResponseRedirect(f"{url}?{query}" if query else url)
+    if not admin.site.has_permission(request):
+        raise PermissionDenied("Your role has no access to the Django admin.")
+    target = request.GET.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return HttpResponseRedirect(target if safe else reverse("admin:index"))
 
 
 @login_not_required
