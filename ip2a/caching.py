@@ -59,7 +59,8 @@ def table_versions(event_tables) -> dict[str, Version]:
 
 def data_versions(models) -> dict[str, Version]:
     """The versions of the given tracked models' event tables (see table_versions)."""
-    return table_versions(model.pgh_event_model._meta.db_table for model in models)
+    tracked = tracked_tables()
+    return table_versions(tracked[model._meta.db_table] for model in models)
 
 
 def sql_tables(sql: str) -> set[str]:

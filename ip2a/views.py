@@ -35,7 +35,8 @@ from django_filters.views import FilterView
 
 from audit.access import log_access
 from audit.history import history_reason
-from ip2a.caching import CACHE_SECONDS, query_versions, version_key
+from ip2a.auth import auth_version
+from ip2a.caching import CACHE_SECONDS, data_versions, query_versions, version_key
 from ip2a.forms import ReasonForm, integrity_error_message, reason_field
 from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
@@ -213,7 +214,15 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
 
 class ObjectDetailView(PermissionRequiredMixin, DetailView):
     """A record's page. Soft-deleted records are shown (with a banner) only to users who may restore them;
-    views of personal data are written to the access log."""
+    views of personal data are written to the access log.
+
+    A page whose template wraps its content in ``{% partialdef body inline %}`` and shows ``body_html`` when
+    given may set ``body_cache_models``: the rendered body is then kept in the shared cache per record, user,
+    auth version (ip2a.auth) and day, under the data versions of those models (everything the body reads:
+    the record's own model, related rows, and the models whose history its recent activity shows). The
+    record itself is still read, checked and access-logged on every request."""
+
+    body_cache_models = None
 
     def get_queryset(self):
         model = self.model or self.queryset.model
@@ -223,9 +232,29 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
         return super().get_queryset()
 
     def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
+        self.object = self.get_object()
+        key = self.body_key()
+        body_html = cache.get(key) if key else None
+        if body_html is None:
+            context = self.get_context_data(object=self.object)
+            if key:
+                body_html = get_template(f"{self.get_template_names()[0]}#body").render(context, request)
+                cache.set(key, body_html, CACHE_SECONDS)
+        else:
+            context = {"object": self.object, "view": self}
+        if body_html is not None:
+            context["body_html"] = body_html
+        response = self.render_to_response(context)
         log_access(request, action="view", obj=self.object)
         return response
+
+    def body_key(self) -> str | None:
+        if self.body_cache_models is None:
+            return None
+        versions = data_versions((type(self.object), *self.body_cache_models))
+        user = self.request.user
+        parts = ("body", type(self).__qualname__, self.object.pk, user.pk, auth_version(), timezone.localdate())
+        return version_key(*parts, versions=versions)
 
 
 class SaveInTransactionMixin:

@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
@@ -21,7 +22,7 @@ from members.models import Member, MemberEmployment, MemberStatus
 from members.resources import MemberResource
 from members.services import employment_add, employment_end, member_change_status
 from organizations.models import Organization
-from training.models import Credential
+from training.models import Credential, Student
 from training.views.students import mark_expiry
 
 RECENT_EVENTS = 10
@@ -40,6 +41,9 @@ class MemberListView(FilteredListView):
 class MemberDetailView(ObjectDetailView):
     permission_required = "members.view_member"
     model = Member
+    # What the body shows: jobs and employers, files and their uploaders, the student record and its
+    # credentials, and the history of the member, its jobs and files (read from those models' event tables).
+    body_cache_models = (MemberEmployment, Organization, Attachment, Student, Credential, User)
 
     def get_queryset(self):
         return super().get_queryset().select_related("student")

@@ -206,3 +206,60 @@ def test_an_inactive_user_has_no_permission(make_user):
     user.save()
 
     assert User.objects.get(pk=user.pk).get_all_permissions() == set()
+
+
+# --- record pages' kept bodies ----------------------------------------------------------------------------------
+
+
+def test_member_page_shown_again_reads_only_the_member_and_the_versions(role_client):
+    job = MemberEmploymentFactory(organization__name="Voltage Partners")
+    client = role_client("staff")
+    page = reverse("members:member_detail", args=[job.member_id])
+    first, _ = queries_of(client, page)
+
+    again, sql = queries_of(client, page)
+
+    assert again.context["body_html"] == first.context["body_html"]
+    assert "Voltage Partners" in again.content.decode()
+    assert not any('FROM "members_memberemployment"' in query for query in sql)
+
+
+def test_member_page_shows_every_change_at_once(role_client):
+    job = MemberEmploymentFactory(organization__name="Voltage Partners", job_title="Wireman")
+    client = role_client("staff")
+    page = reverse("members:member_detail", args=[job.member_id])
+    client.get(page)
+
+    MemberEmployment.objects.filter(pk=job.pk).update(job_title="Foreman")
+    assert "Foreman" in client.get(page).content.decode()
+
+    Organization.objects.filter(pk=job.organization_id).update(name="Ampere Works")
+    assert "Ampere Works" in client.get(page).content.decode()
+
+    Member.objects.filter(pk=job.member_id).update(first_name="Zelda")
+    assert "Zelda" in client.get(page).content.decode()
+
+
+def test_member_page_views_are_access_logged_when_served_from_the_cache(role_client):
+    from audit.models import AccessLog
+
+    member = MemberFactory()
+    client = role_client("staff")
+    page = reverse("members:member_detail", args=[member.pk])
+
+    client.get(page)
+    client.get(page)
+
+    assert AccessLog.objects.filter(target_id=member.pk, action="view").count() == 2
+
+
+def test_member_page_body_is_per_user_and_follows_permission_changes(client, make_user):
+    member = MemberFactory()
+    page = reverse("members:member_detail", args=[member.pk])
+    officer = make_user("officer")
+    client.force_login(officer)
+    assert "Delete</a>" in client.get(page).content.decode()
+
+    Group.objects.get(name="officer").permissions.remove(Permission.objects.get(codename="delete_member"))
+
+    assert "Delete</a>" not in client.get(page).content.decode()
