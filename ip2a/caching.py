@@ -73,9 +73,13 @@ def query_versions(*querysets, also=(), known=None) -> dict[str, Version] | None
     names (what prefetches and templates read besides), in one query, or none when ``known`` (versions read
     earlier in the request) holds them all; None when one of those tables has no history (its changes could
     not be seen, so nothing computed from it may be kept). Raises EmptyResultSet for a none() queryset."""
+    return sql_versions([queryset.query.sql_with_params()[0] for queryset in querysets], also=also, known=known)
+
+
+def sql_versions(statements, also=(), known=None) -> dict[str, Version] | None:
+    """query_versions() for SQL statements compiled already."""
     tables = {model._meta.db_table for model in also}
-    for queryset in querysets:
-        sql, _params = queryset.query.sql_with_params()
+    for sql in statements:
         tables |= sql_tables(sql) & model_tables()
     tracked = tracked_tables()
     event_tables = set(tracked.values())

@@ -165,11 +165,16 @@ AUTHENTICATION_BACKENDS = ["ip2a.auth.CachedPermissionBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# Login throttling (ip2a/throttle.py): after this many failed sign-ins for one username from one address within
+# LOGIN_LOCKOUT_SECONDS, that pair is refused for LOGIN_LOCKOUT_SECONDS. Counted in the database (every worker).
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
 
-# Sessions live in the database, so deleting a session row ends it at once in every worker.
-# SESSION_ENGINE=django.contrib.sessions.backends.cached_db reads them through the shared cache instead (one
-# query less per request; a session row deleted by hand then lives on in the cache until it expires).
-SESSION_ENGINE = env_str("SESSION_ENGINE", "django.contrib.sessions.backends.db")
+# Sessions live in the database, so deleting a session row ends it at once in every worker; ip2a.sessions is
+# Django's database store with a cheaper read. SESSION_ENGINE=django.contrib.sessions.backends.cached_db reads
+# them through the shared cache instead (one query less per request; a session row deleted by hand then lives
+# on in the cache until it expires).
+SESSION_ENGINE = env_str("SESSION_ENGINE", "ip2a.sessions")
 # A session ends after this many seconds without a request (SessionIdleMiddleware renews it while in use).
 SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 3600)
 SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS

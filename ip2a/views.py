@@ -19,7 +19,6 @@ from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
-from django.forms import ModelChoiceField
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import get_template, render_to_string
@@ -31,12 +30,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.generic import CreateView, DetailView, FormView, UpdateView
 from django.views.generic.list import MultipleObjectMixin
+from django_filters.filters import QuerySetRequestMixin
 from django_filters.views import FilterView
 
 from audit.access import log_access
 from audit.history import history_reason
 from ip2a.auth import auth_version
-from ip2a.caching import CACHE_SECONDS, data_versions, query_versions, version_key
+from ip2a.caching import CACHE_SECONDS, data_versions, query_versions, sql_versions, version_key
 from ip2a.forms import ReasonForm, integrity_error_message, reason_field
 from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
@@ -150,16 +150,16 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         if self.filterset.is_bound and not self.filterset.is_valid():
             return None
         try:
-            versions = query_versions(self.object_list, also=self.results_cache_models)
+            sql, params = self.object_list.query.sql_with_params()
         except EmptyResultSet:
             return None
+        versions = sql_versions([sql], also=self.results_cache_models)
         if versions is None:
             return None
         self.results_versions = versions
         user = self.request.user
         query = tuple(sorted((name, tuple(values)) for name, values in self.request.GET.lists()))
         scope = (tuple(user_roles(user)), user.is_superuser)
-        sql, params = self.object_list.query.sql_with_params()
         rows = (sql, tuple(map(repr, params)))
         parts = ("results", type(self).__qualname__, self.request.path, query, scope, rows, timezone.localdate())
         return version_key(*parts, versions=versions)
@@ -171,11 +171,12 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         whose choice lists read a table without history is rendered every time."""
         query = tuple(sorted((name, tuple(values)) for name, values in self.request.GET.lists() if name != "page"))
         choices, querysets = [], []
-        for name, field in self.filterset.form.fields.items():
-            if isinstance(field, ModelChoiceField):
-                sql, params = field.queryset.query.sql_with_params()
+        for name, declared in self.filterset.filters.items():
+            if isinstance(declared, QuerySetRequestMixin):  # model choice filters: their list comes from a query
+                queryset = declared.get_queryset(self.request)
+                sql, params = queryset.query.sql_with_params()
                 choices.append((name, sql, tuple(map(repr, params))))
-                querysets.append(field.queryset)
+                querysets.append(queryset)
         versions = query_versions(*querysets, known=getattr(self, "results_versions", None)) if querysets else {}
         if versions is None:
             return render_to_string("generic/filter_fields.html", {"filter": self.filterset})

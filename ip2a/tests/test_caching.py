@@ -263,3 +263,44 @@ def test_member_page_body_is_per_user_and_follows_permission_changes(client, mak
     Group.objects.get(name="officer").permissions.remove(Permission.objects.get(codename="delete_member"))
 
     assert "Delete</a>" not in client.get(page).content.decode()
+
+
+# --- the per-request reads of the session and the user ------------------------------------------------------------
+
+
+def test_a_deleted_session_row_signs_the_user_out_at_once(client, make_user):
+    from django.contrib.sessions.models import Session
+
+    client.force_login(make_user("staff"))
+    assert client.get(MEMBERS).status_code == 200
+
+    Session.objects.all().delete()
+
+    response = client.get(MEMBERS)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_a_deactivated_or_deleted_user_is_signed_out(client, make_user):
+    user = make_user("staff")
+    client.force_login(user)
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert client.get(MEMBERS).status_code == 302
+
+    other = make_user("staff", username="other")
+    client.force_login(other)
+    assert client.get(MEMBERS).status_code == 200
+    other.delete()
+    assert client.get(MEMBERS).status_code == 302
+
+
+def test_the_user_read_per_request_is_the_whole_user(make_user):
+    user = make_user("officer", first_name="Ada", email="ada@example.org")
+
+    loaded = auth.CachedPermissionBackend().get_user(user.pk)
+
+    assert [getattr(loaded, f.attname) for f in User._meta.concrete_fields] == [
+        getattr(User.objects.get(pk=user.pk), f.attname) for f in User._meta.concrete_fields
+    ]
+    assert loaded._state.adding is False
+    assert auth.CachedPermissionBackend().get_user(user.pk + 1000) is None
