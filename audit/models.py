@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pghistory
 import pgtrigger
 from django.conf import settings
@@ -5,6 +7,7 @@ from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from ip2a.models import choice_constraint
 
@@ -94,6 +97,44 @@ class CommandRun(models.Model):
 
     def __str__(self):
         return f"{self.command} #{self.pk} ({self.get_outcome_display().lower()})"
+
+
+LOGIN_FAILURE_KEEP = timedelta(days=1)
+
+
+class LoginFailureQuerySet(models.QuerySet):
+    def for_pair(self, username: str, ip: str):
+        return self.filter(username=username, ip=ip)
+
+    def stale(self, now):
+        """Rows that can no longer count towards any lockout (and a day has passed)."""
+        keep = max(LOGIN_FAILURE_KEEP, 2 * timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS))
+        return self.filter(created_at__lt=now - keep)
+
+
+class LoginFailure(models.Model):
+    """One failed sign-in: the counter behind login throttling (ip2a/throttle.py), kept in the database so that
+    every worker sees the same count.
+
+    A username (lower-cased) and client address pair is refused for LOGIN_LOCKOUT_SECONDS after its
+    LOGIN_FAILURE_LIMIT-th failure within LOGIN_LOCKOUT_SECONDS. A successful sign-in deletes the pair's rows.
+    Not history and not append-only: rows older than a day say nothing about any lockout and are deleted by
+    each new failure (one indexed DELETE), so the table stays small without a scheduled job. The log
+    (logger ``ip2a.security``) keeps the lasting record of failures and refusals.
+    """
+
+    username = models.CharField(max_length=150)
+    ip = models.CharField("IP address", max_length=45, blank=True, default="", db_default="")
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False, db_index=True)
+
+    objects = LoginFailureQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["username", "ip", "-created_at"], name="loginfailure_pair_time_idx")]
+
+    def __str__(self):
+        return f"{self.username} from {self.ip or 'unknown address'} at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 class TrackedUser(User):

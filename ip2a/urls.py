@@ -6,13 +6,14 @@ from ip2a import views
 from ip2a.dashboard import DashboardView
 from ip2a.imports import ImportView
 from ip2a.search import SearchView
+from ip2a.throttle import ThrottledLoginView
 
 urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
     path("search/", SearchView.as_view(), name="search"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", ThrottledLoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
