@@ -5,9 +5,36 @@
   skip a row.
 - ``DeletedFilterSet``: the base of FilterSets over soft-delete models. It lists live rows; holders of the
   model's delete permission (who may restore) also get a "Show: deleted" choice.
+- ``YesNoFilter``: an Any / Yes / No list filter that answers a malformed value with 400 (django-filter's
+  BooleanFilter quietly drops it and shows every row).
 """
 
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+
+from ip2a.forms import AnyYesNoSelect
+
+
+class YesNoField(forms.NullBooleanField):
+    """ "" (any), "true" or "false", as AnyYesNoSelect sends them; anything else is invalid."""
+
+    widget = AnyYesNoSelect
+    values = {"": None, "true": True, "false": False}
+
+    def to_python(self, value):
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in self.values:
+            return self.values[value.lower()]
+        raise ValidationError("Choose Any, Yes or No.", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class YesNoFilter(django_filters.BooleanFilter):
+    field_class = YesNoField
 
 
 class SortFilter(django_filters.OrderingFilter):

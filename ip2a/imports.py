@@ -186,9 +186,12 @@ def _xlsx_rows(data: bytes):
     except (zipfile.BadZipFile, KeyError, ValueError, OSError):
         raise ImportRefused(f"The file is not a readable .xlsx workbook. {NOTHING_IMPORTED}") from None
     try:
-        # The first sheet, as spreadsheets show it (cached formula results, never the formulas).
+        # The first sheet, as spreadsheets show it (cached formula results, never the formulas). A sheet cut
+        # off mid-file opens and then fails while its rows are read (XML parse errors are SyntaxErrors).
         for values in workbook.worksheets[0].iter_rows(values_only=True):
             yield [_xlsx_value(value) for value in values]
+    except (SyntaxError, zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError):
+        raise ImportRefused(f"The file is not a readable .xlsx workbook. {NOTHING_IMPORTED}") from None
     finally:
         workbook.close()
 

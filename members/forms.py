@@ -5,6 +5,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.html import format_html
 
 from ip2a.forms import DATE_INPUT, REASON_HELP, reason_field
 from members.models import MEMBER_NUMBER_PATTERN, NUMBER_FORMAT_MESSAGE, Member, MemberEmployment, MemberStatus
@@ -78,8 +79,9 @@ class MemberStatusForm(forms.Form):
         else:
             since = current.start_date.isoformat()
             ended_on = self.fields["ended_on"]
-            ended_on.help_text = (
-                f"Retired and Deceased end the job at {current.organization} (since {since}) that day."
+            # Help text is rendered as HTML (Django's convention): the employer's name must be escaped.
+            ended_on.help_text = format_html(
+                "Retired and Deceased end the job at {} (since {}) that day.", current.organization, since
             )
         if member.status == MemberStatus.DECEASED:
             reason = self.fields["reason"]

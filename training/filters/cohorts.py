@@ -2,8 +2,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
-from ip2a.filters import DeletedFilterSet, SortFilter
-from ip2a.forms import AnyYesNoSelect
+from ip2a.filters import DeletedFilterSet, SortFilter, YesNoFilter
 from training.models import Cohort, CohortStatus, Instructor, Location, LocationType, RateType
 
 
@@ -44,7 +43,7 @@ class InstructorFilterSet(DeletedFilterSet):
         label="Search",
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or email"}),
     )
-    is_active = django_filters.BooleanFilter(label="Active", widget=AnyYesNoSelect)
+    is_active = YesNoFilter(label="Active")
     rate_type = django_filters.ChoiceFilter(choices=RateType.choices, label="Rate type")
     sort = SortFilter(
         fields=[("last_name", "name"), ("email", "email")],

@@ -5,8 +5,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from ip2a.filters import DeletedFilterSet, SortFilter
-from ip2a.forms import AnyYesNoSelect
+from ip2a.filters import DeletedFilterSet, SortFilter, YesNoFilter
 from training.models import (
     ApplicationStatus,
     Cohort,
@@ -54,7 +53,7 @@ class StudentFilterSet(DeletedFilterSet):
         help_text="With a cohort: the status in that cohort.",
         widget=forms.CheckboxSelectMultiple,
     )
-    veteran = django_filters.BooleanFilter(field_name="is_veteran", label="Veteran", widget=AnyYesNoSelect)
+    veteran = YesNoFilter(field_name="is_veteran", label="Veteran")
     sort = SortFilter(
         fields=[("last_name", "name"), ("email", "email"), ("created_at", "added")],
         columns={"last_name": ("last_name", "first_name")},
