@@ -79,5 +79,5 @@ def cache_from_url(url: str) -> dict:
     if parts.scheme == "file":
         if not parts.path.startswith("/"):
             raise ImproperlyConfigured("CACHE_URL file:// needs an absolute folder, e.g. file:///srv/ip2a/cache.")
-        return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": unquote(parts.path)}
+        return {"BACKEND": "ip2a.cache.FileCache", "LOCATION": unquote(parts.path), "OPTIONS": {"MAX_ENTRIES": 5000}}
     raise ImproperlyConfigured("CACHE_URL must start with redis://, rediss:// or file:// (never per-process memory).")

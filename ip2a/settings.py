@@ -150,7 +150,7 @@ _CACHE_DIR = VAR_DIR / "cache" / (f"test-{env_str('IP2A_TEST_DATABASE') or 'defa
 CACHES = {
     "default": cache_from_url(CACHE_URL)
     if CACHE_URL
-    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(_CACHE_DIR)}
+    else {"BACKEND": "ip2a.cache.FileCache", "LOCATION": str(_CACHE_DIR), "OPTIONS": {"MAX_ENTRIES": 5000}}
 }
 
 # --- Authentication and sessions -------------------------------------------------------------------------

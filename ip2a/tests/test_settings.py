@@ -90,8 +90,9 @@ def test_database_url_must_be_postgresql():
 def test_cache_url_selects_redis_or_shared_files_and_refuses_process_memory():
     assert cache_from_url("redis://127.0.0.1:6379/1")["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert cache_from_url("file:///srv/cache") == {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "BACKEND": "ip2a.cache.FileCache",
         "LOCATION": "/srv/cache",
+        "OPTIONS": {"MAX_ENTRIES": 5000},
     }
     with pytest.raises(ImproperlyConfigured, match="never per-process memory"):
         cache_from_url("locmem://")
@@ -111,7 +112,24 @@ def test_env_list_splits_and_strips(monkeypatch):
 
 
 def test_default_cache_is_shared_between_processes():
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache"
+    assert settings.CACHES["default"]["BACKEND"] == "ip2a.cache.FileCache"  # files in one folder
+
+
+def test_file_cache_lists_its_folder_on_one_write_in_cull_every(tmp_path, monkeypatch):
+    from ip2a import cache as file_cache
+
+    store = file_cache.FileCache(str(tmp_path), {"OPTIONS": {"MAX_ENTRIES": 10}})
+    listings = []
+    real = store._list_cache_files
+    monkeypatch.setattr(store, "_list_cache_files", lambda: listings.append(1) or real())
+    for number in range(200):
+        store.set(f"key{number}", number)
+    assert len(listings) == 4  # one in CULL_EVERY (50) writes
+
+    monkeypatch.setattr(file_cache, "CULL_EVERY", 1)
+    store.set("one more", 1)
+    assert len(real()) < 200  # a cull removed a third of the entries
+    assert store.get("one more") == 1
 
 
 @pytest.mark.django_db
