@@ -9,6 +9,7 @@ reading between the two cannot keep the old grants). One shared-cache read per r
 a revoked permission takes effect on the next request in every worker.
 """
 
+import hashlib
 import uuid
 from collections import OrderedDict
 from typing import NamedTuple
@@ -29,6 +30,12 @@ _grants: OrderedDict = OrderedDict()
 class Grants(NamedTuple):
     roles: frozenset[str]
     permissions: frozenset[str]
+
+    @property
+    def digest(self) -> str:
+        """The same for every user holding exactly these roles and permissions (a cache key part for pages
+        that depend on what the user may do, not on who they are)."""
+        return hashlib.sha256(repr((sorted(self.roles), sorted(self.permissions))).encode()).hexdigest()[:32]
 
 
 def auth_version() -> str:

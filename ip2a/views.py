@@ -35,12 +35,12 @@ from django_filters.views import FilterView
 
 from audit.access import log_access
 from audit.history import history_reason
-from ip2a.auth import auth_version
-from ip2a.caching import CACHE_SECONDS, data_versions, query_versions, sql_versions, version_key
+from ip2a.auth import grants
+from ip2a.caching import data_versions, keep, query_versions, sql_versions, version_key
 from ip2a.forms import ReasonForm, integrity_error_message, reason_field
 from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
-from ip2a.roles import user_roles
+from ip2a.roles import INSTRUCTOR, user_roles
 
 # Rendered filter forms (static_filter_form), per process: the key holds everything the HTML depends on (data
 # versions included), so an entry never goes stale and needs no invalidation; the oldest entries go once
@@ -130,7 +130,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         if key and results_html is None:
             page_template = self.get_template_names()[0].split("#")[0]
             results_html = get_template(f"{page_template}#table").render(context, self.request)
-            cache.set(key, results_html, CACHE_SECONDS)
+            keep(key, results_html)
         if results_html is not None:
             context["results_html"] = results_html
         if self.static_filter_form and not self.request.htmx:  # an htmx refresh renders only the results
@@ -218,10 +218,11 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
     views of personal data are written to the access log.
 
     A page whose template wraps its content in ``{% partialdef body inline %}`` and shows ``body_html`` when
-    given may set ``body_cache_models``: the rendered body is then kept in the shared cache per record, user,
-    auth version (ip2a.auth) and day, under the data versions of those models (everything the body reads:
-    the record's own model, related rows, and the models whose history its recent activity shows). The
-    record itself is still read, checked and access-logged on every request."""
+    given may set ``body_cache_models``: the rendered body is then kept in the shared cache per record, set of
+    roles and permissions (ip2a.auth.grants; per user for instructors) and day, under the data versions of
+    those models (everything the body reads: the record's own model, related rows, and the models whose
+    history its recent activity shows). The record itself is still read, checked and access-logged on every
+    request."""
 
     body_cache_models = None
 
@@ -240,7 +241,7 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
             context = self.get_context_data(object=self.object)
             if key:
                 body_html = get_template(f"{self.get_template_names()[0]}#body").render(context, request)
-                cache.set(key, body_html, CACHE_SECONDS)
+                keep(key, body_html)
         else:
             context = {"object": self.object, "view": self}
         if body_html is not None:
@@ -254,7 +255,9 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
             return None
         versions = data_versions((type(self.object), *self.body_cache_models))
         user = self.request.user
-        parts = ("body", type(self).__qualname__, self.object.pk, user.pk, auth_version(), timezone.localdate())
+        # What the user may do, not who they are; an instructor's rules also depend on their own cohorts.
+        scope = (grants(user).digest, user.pk if INSTRUCTOR in grants(user).roles else None)
+        parts = ("body", type(self).__qualname__, self.object.pk, scope, timezone.localdate())
         return version_key(*parts, versions=versions)
 
 

@@ -65,10 +65,35 @@ def test_query_versions_cover_subqueries_and_refuse_tables_without_history():
 # --- the lists' kept results and counts --------------------------------------------------------------------
 
 
+def test_a_value_is_written_to_the_cache_only_when_its_key_is_asked_for_again():
+    from django.core.cache import cache
+
+    caching.keep("v:once", "first")
+    assert cache.get("v:once") is None
+
+    caching.keep("v:once", "second")
+    assert cache.get("v:once") == "second"
+
+
+def test_member_page_body_is_shared_by_users_with_the_same_grants(client, make_user):
+    member = MemberFactory()
+    page = reverse("members:member_detail", args=[member.pk])
+    one, two, three = (make_user("staff", username=name) for name in ("one", "two", "three"))
+    for user in (one, two):
+        client.force_login(user)
+        client.get(page)
+    client.force_login(three)
+
+    _, sql = queries_of(client, page)
+
+    assert not any('FROM "members_memberemployment"' in query for query in sql)
+
+
 def test_member_list_shown_again_runs_no_count_and_no_row_query(role_client):
     MemberEmploymentFactory.create_batch(3)
     client = role_client("staff")
     first, _ = queries_of(client, MEMBERS)
+    client.get(MEMBERS)  # asked for twice: now kept
 
     again, sql = queries_of(client, MEMBERS)
 
@@ -216,6 +241,7 @@ def test_member_page_shown_again_reads_only_the_member_and_the_versions(role_cli
     client = role_client("staff")
     page = reverse("members:member_detail", args=[job.member_id])
     first, _ = queries_of(client, page)
+    client.get(page)  # asked for twice: now kept
 
     again, sql = queries_of(client, page)
 
