@@ -1,8 +1,16 @@
-"""Form machinery shared by every app: the reason field history asks for, and database errors as form errors."""
+"""Form machinery shared by every app: the reason field history asks for, database errors as form errors, and
+the select widget for long lists of records."""
+
+from collections import OrderedDict
 
 from django import forms
 from django.apps import apps
+from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from ip2a.caching import query_versions
 
 GENERIC_CONFLICT = "This change conflicts with data already stored; nothing was saved."
 REASON_HELP = "Kept in the record's history."
@@ -48,3 +56,53 @@ class AnyYesNoSelect(forms.Select):
 
     def __init__(self, attrs=None):
         super().__init__(attrs, choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+
+
+OPTIONS_KEPT = 200  # option lists kept per process (KeptOptionsSelect)
+_kept_options: OrderedDict = OrderedDict()
+
+
+class KeptOptionsSelect(forms.Select):
+    """The <select> of a model choice field with many rows (the employers of a job form), whose <option> list is
+    rendered once per query, label function and data version of the tables it reads (ip2a.caching), per
+    process, then reused with the chosen value marked. Django renders every option through two templates: 600
+    employers cost ~30 ms of each form page. Multiple selects, choices that are not a query, and queries that
+    read a table without history render as Django renders them."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        field = getattr(self.choices, "field", None)
+        queryset = getattr(self.choices, "queryset", None)
+        if self.allow_multiple_selected or field is None or queryset is None:
+            return super().render(name, value, attrs, renderer)
+        try:
+            versions = query_versions(queryset)
+            sql, params = queryset.query.sql_with_params()
+        except EmptyResultSet:
+            versions = None
+        if versions is None:
+            return super().render(name, value, attrs, renderer)
+        label = getattr(field.label_from_instance, "__qualname__", repr(field.label_from_instance))
+        key = (sql, tuple(map(repr, params)), tuple(sorted(versions.items())), field.empty_label, label)
+        options = _kept_options.get(key)
+        if options is None:
+            options = [
+                (
+                    str(choice),
+                    format_html('<option value="{}">{}</option>', str(choice), text),
+                    format_html('<option value="{}" selected>{}</option>', str(choice), text),
+                )
+                for choice, text in self.choices
+            ]
+            _kept_options[key] = options
+            if len(_kept_options) > OPTIONS_KEPT:
+                _kept_options.popitem(last=False)
+        chosen = set(self.format_value(value))
+        body = "\n  ".join(selected if choice in chosen else plain for choice, plain, selected in options)
+        attributes = mark_safe(
+            "".join(  # as django/forms/widgets/attrs.html writes them, in their order
+                format_html(" {}", key) if item is True else format_html(' {}="{}"', key, item)
+                for key, item in self.build_attrs(self.attrs, attrs).items()
+                if item is not False
+            )
+        )
+        return format_html('<select name="{}"{}>\n  {}\n</select>', name, attributes, mark_safe(body))

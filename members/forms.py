@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html
 
-from ip2a.forms import DATE_INPUT, REASON_HELP, reason_field
+from ip2a.forms import DATE_INPUT, REASON_HELP, KeptOptionsSelect, reason_field
 from members.models import MEMBER_NUMBER_PATTERN, NUMBER_FORMAT_MESSAGE, Member, MemberEmployment, MemberStatus
 from members.services import STATUSES_NEEDING_REASON
 from organizations.models import Organization
@@ -104,7 +104,12 @@ class EmploymentForm(forms.ModelForm):
     class Meta:
         model = MemberEmployment
         fields = ["organization", "start_date", "end_date", "job_title", "hourly_rate", "notes"]
-        widgets = {"start_date": DATE_INPUT, "end_date": DATE_INPUT, "notes": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "organization": KeptOptionsSelect,  # every employer: rendered once per version of the list
+            "start_date": DATE_INPUT,
+            "end_date": DATE_INPUT,
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
         help_texts = {"hourly_rate": "US dollars per hour."}
 
     def __init__(self, *args, member: Member | None = None, **kwargs):

@@ -330,3 +330,36 @@ def test_the_user_read_per_request_is_the_whole_user(make_user):
     ]
     assert loaded._state.adding is False
     assert auth.CachedPermissionBackend().get_user(user.pk + 1000) is None
+
+
+# --- kept option lists ----------------------------------------------------------------------------------------------
+
+
+def _normalised(html) -> str:
+    import re
+
+    return re.sub(r">\s+<", "><", str(html)).strip()
+
+
+def test_kept_options_select_renders_as_django_does_and_follows_new_rows(make_user):
+    from django import forms as django_forms
+
+    from ip2a.forms import KeptOptionsSelect
+    from members.forms import EmploymentForm
+    from organizations.factories import EmployerFactory
+
+    member = MemberFactory()
+    EmployerFactory(name="Anode & Sons <Ltd>")
+    second = EmployerFactory(name="Bus Bar Co")
+    form = EmploymentForm(initial={"organization": second.pk}, member=member)
+    assert isinstance(form.fields["organization"].widget, KeptOptionsSelect)
+    kept = str(form["organization"])
+    form.fields["organization"].widget = django_forms.Select(choices=form.fields["organization"].choices)
+    plain = str(form["organization"])
+
+    assert _normalised(kept) == _normalised(plain)
+    assert f'<option value="{second.pk}" selected>Bus Bar Co</option>' in kept
+    assert "Anode &amp; Sons &lt;Ltd&gt;" in kept
+
+    EmployerFactory(name="Conduit Corp")
+    assert "Conduit Corp" in str(EmploymentForm(member=member)["organization"])
