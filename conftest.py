@@ -31,6 +31,20 @@ def attachments_dir(settings, tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def imports_dir(settings, tmp_path):
+    """Every test keeps uploaded import files waiting for confirmation in its own temporary folder."""
+    settings.IMPORTS_DIR = tmp_path / "imports"
+    return settings.IMPORTS_DIR
+
+
+@pytest.fixture
+def staff_client(client, make_user):
+    """A test client signed in as "sam", who holds the staff role (the imports' tests)."""
+    client.force_login(make_user("staff", username="sam"))
+    return client
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache
 

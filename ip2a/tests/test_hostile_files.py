@@ -42,18 +42,6 @@ HEADER = "member_number,first_name,last_name,status,classification,notes\n"
 ROW = "7100001,Ana,Ruiz,active,journeyman,\n"
 
 
-@pytest.fixture(autouse=True)
-def imports_dir(settings, tmp_path):
-    settings.IMPORTS_DIR = tmp_path / "imports"
-    return settings.IMPORTS_DIR
-
-
-@pytest.fixture
-def staff_client(client, make_user):
-    client.force_login(make_user("staff", username="sam"))
-    return client
-
-
 def workbook_bytes(rows) -> bytes:
     book = Workbook()
     for row in rows:

@@ -37,18 +37,6 @@ NUMBER_FORMAT = "A member number is 5 to 10 digits, with at most one letter befo
 NOTHING_IMPORTED = "fix the file and upload again; nothing was imported"
 
 
-@pytest.fixture(autouse=True)
-def imports_dir(settings, tmp_path):
-    settings.IMPORTS_DIR = tmp_path / "imports"
-    return settings.IMPORTS_DIR
-
-
-@pytest.fixture
-def staff_client(client, make_user):
-    client.force_login(make_user("staff", username="sam"))
-    return client
-
-
 def csv_file(text: str | bytes, name: str = "members.csv") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, text.encode() if isinstance(text, str) else text, content_type="text/csv")
 

@@ -28,7 +28,7 @@ from django.urls import resolve, reverse
 from attachments.factories import PDF_BYTES, AttachmentFactory
 from attachments.models import Attachment
 from audit.factories import AccessLogFactory, CommandRunFactory
-from audit.models import AccessAction, AccessLog
+from audit.models import AccessAction, AccessLog, LoginFailure
 from ip2a.roles import ADMIN, INSTRUCTOR, OFFICER, ORGANIZER, READ_ONLY, ROLE_NAMES, ROLES, STAFF
 from ip2a.tests.test_urls import ALL_URLS
 from members.factories import MemberEmploymentFactory, MemberFactory
@@ -385,6 +385,8 @@ ADMIN_READ_ONLY = (
     "pghistory.events",
 )
 ADMIN_AUTH = ("auth.user", "auth.group")
+# Failed sign-ins: listed and viewed, never added or changed; deleting them lifts a login lockout.
+ADMIN_DELETE_ONLY = ("audit.loginfailure",)
 # The portal imports members, employments, organizations, contacts and students; the admin also imports the
 # training program's people and places (training/resources.py). Workflow rows only export.
 ADMIN_IMPORTABLE = (
@@ -419,14 +421,14 @@ def admin_object(label: str, *, deleted: bool = False):
 def admin_model_pages(label: str) -> dict:
     app_label, model_name = label.split(".")
     prefix = f"admin:{app_label}_{model_name}"
-    writable = label not in ADMIN_READ_ONLY
+    writable = label not in ADMIN_READ_ONLY and label not in ADMIN_DELETE_ONLY
     row = admin_object(label)
     pages = {
         f"{prefix}_changelist": Page(get=admin_only(OK)),
         # Files are attached through the portal's upload page, which applies the upload rules (DOMAIN.md §7).
         f"{prefix}_add": Page(get=admin_only(OK if writable and label != "attachments.attachment" else FORBIDDEN)),
         f"{prefix}_change": Page(get=admin_only(OK), sample=row),
-        f"{prefix}_delete": Page(get=admin_only(OK if writable else FORBIDDEN), sample=row),
+        f"{prefix}_delete": Page(get=admin_only(OK if label not in ADMIN_READ_ONLY else FORBIDDEN), sample=row),
         f"{prefix}_history": Page(get=admin_only(OK), sample=row),
         # The bare object URL forwards to the change page.
         f"admin/{app_label}/{model_name}/<path:object_id>/": Page(
@@ -468,7 +470,7 @@ EXPECTED |= {
     # The admin's catch-all: no such admin page.
     "admin/(?P<url>.*)$": Page(get=admin_only(NOT_FOUND), sample=lambda world: {"url": "no-such-page/"}),
 }
-for _label in (*ADMIN_SOFT_DELETE, *ADMIN_OWNED, *ADMIN_READ_ONLY, *ADMIN_AUTH):
+for _label in (*ADMIN_SOFT_DELETE, *ADMIN_OWNED, *ADMIN_READ_ONLY, *ADMIN_AUTH, *ADMIN_DELETE_ONLY):
     EXPECTED |= admin_model_pages(_label)
 
 
@@ -639,6 +641,7 @@ def build_world() -> SimpleNamespace:
         mark=AttendanceFactory(session=session, student=student),
         access_log=AccessLogFactory(),
         command_run=CommandRunFactory(),
+        login_failure=LoginFailure.objects.create(username="someone", ip="192.0.2.1"),
         other_cohort=other_cohort,
         other_teacher=other_assignment.instructor,
         other_session=ClassSessionFactory(cohort=other_cohort, instructor=other_assignment.instructor),
