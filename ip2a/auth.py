@@ -9,6 +9,7 @@ reading between the two cannot keep the old grants). One shared-cache read per r
 a revoked permission takes effect on the next request in every worker.
 """
 
+import contextlib
 import hashlib
 import uuid
 from collections import OrderedDict
@@ -68,12 +69,14 @@ def _grants_of(user) -> Grants:
     key = (user.pk, user.is_superuser, auth_version())
     found = _grants.get(key)
     if found is not None:
-        _grants.move_to_end(key)
+        with contextlib.suppress(KeyError):  # another thread may have dropped it meanwhile
+            _grants.move_to_end(key)
         return found
     found = read_grants(user)
     _grants[key] = found
     if len(_grants) > KEPT:
-        _grants.popitem(last=False)
+        with contextlib.suppress(KeyError):
+            _grants.popitem(last=False)
     return found
 
 

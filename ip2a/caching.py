@@ -14,9 +14,11 @@ Only the seed bypasses the triggers; it (and reset) clear the cache. Entries als
 which bounds any miss of the rule above.
 """
 
+import contextlib
 import functools
 import hashlib
 import re
+import uuid
 from collections import OrderedDict
 
 from django.apps import apps
@@ -25,6 +27,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection
 
 CACHE_SECONDS = 600
+EPOCH_KEY = "ip2a:cache-epoch"
 ASKED_KEPT = 5_000  # keys asked for once, remembered per worker (keep())
 _asked: OrderedDict = OrderedDict()
 # Ids below the newest in which a late commit is noticed. Counting them is most of the versions query's cost:
@@ -112,17 +115,28 @@ def version_key(*parts, versions: dict[str, Version]) -> str:
     return "v:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def epoch() -> str:
+    """A token that changes whenever the shared cache is emptied (seed, reset, a restore must empty it): part
+    of the keys of what workers keep in their own memory from the database (filter forms, option lists),
+    since emptying tables by TRUNCATE or loading them with the triggers off moves no data version."""
+    token = cache.get(EPOCH_KEY)
+    if token is None:
+        cache.add(EPOCH_KEY, uuid.uuid4().hex, None)
+        token = cache.get(EPOCH_KEY) or "unset"
+    return token
+
+
 def keep(key: str, value) -> None:
     """Store the value under the key once this worker has been asked for that key before. A key asked for
     once (a page of a table that changes all the time, a record nobody opens twice) is not worth a write to
     the shared cache: under a write-heavy load most keys are, and each write costs more than the render."""
-    if key in _asked:
-        del _asked[key]
+    if _asked.pop(key, False) is None:  # asked before (pop, not del: another thread may take it meanwhile)
         cache.set(key, value, CACHE_SECONDS)
         return
     _asked[key] = None
     if len(_asked) > ASKED_KEPT:
-        _asked.popitem(last=False)
+        with contextlib.suppress(KeyError):
+            _asked.popitem(last=False)
 
 
 def remember(parts: tuple, versions: dict[str, Version], compute):

@@ -1,6 +1,7 @@
 """Form machinery shared by every app: the reason field history asks for, database errors as form errors, and
 the select widget for long lists of records."""
 
+import contextlib
 from collections import OrderedDict
 
 from django import forms
@@ -10,7 +11,7 @@ from django.db import IntegrityError
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from ip2a.caching import query_versions
+from ip2a.caching import epoch, query_versions
 
 GENERIC_CONFLICT = "This change conflicts with data already stored; nothing was saved."
 REASON_HELP = "Kept in the record's history."
@@ -82,7 +83,8 @@ class KeptOptionsSelect(forms.Select):
         if versions is None:
             return super().render(name, value, attrs, renderer)
         label = getattr(field.label_from_instance, "__qualname__", repr(field.label_from_instance))
-        key = (sql, tuple(map(repr, params)), tuple(sorted(versions.items())), field.empty_label, label)
+        versions_key = tuple(sorted(versions.items()))
+        key = (sql, tuple(map(repr, params)), versions_key, epoch(), field.empty_label, field.to_field_name, label)
         options = _kept_options.get(key)
         if options is None:
             options = [
@@ -95,7 +97,8 @@ class KeptOptionsSelect(forms.Select):
             ]
             _kept_options[key] = options
             if len(_kept_options) > OPTIONS_KEPT:
-                _kept_options.popitem(last=False)
+                with contextlib.suppress(KeyError):  # another thread may have emptied it meanwhile
+                    _kept_options.popitem(last=False)
         chosen = set(self.format_value(value))
         body = "\n  ".join(selected if choice in chosen else plain for choice, plain, selected in options)
         attributes = mark_safe(

@@ -27,6 +27,7 @@ import re
 import secrets
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,17 +181,23 @@ def _csv_rows(data: bytes):
         raise ImportRefused(f"Row {reader.line_num} cannot be read as CSV ({exc}). {NOTHING_IMPORTED}") from None
 
 
+# What a damaged workbook raises while it is opened or read: zip and zlib errors, XML parse errors (lxml's and
+# ElementTree's are SyntaxErrors), missing parts (KeyError), a workbook without a sheet (IndexError), and
+# openpyxl's own ValueErrors.
+UNREADABLE_XLSX = (zipfile.BadZipFile, zlib.error, SyntaxError, KeyError, IndexError, ValueError, OSError, EOFError)
+
+
 def _xlsx_rows(data: bytes):
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+    except UNREADABLE_XLSX:
         raise ImportRefused(f"The file is not a readable .xlsx workbook. {NOTHING_IMPORTED}") from None
     try:
         # The first sheet, as spreadsheets show it (cached formula results, never the formulas). A sheet cut
-        # off mid-file opens and then fails while its rows are read (XML parse errors are SyntaxErrors).
+        # off mid-file opens and then fails while its rows are read.
         for values in workbook.worksheets[0].iter_rows(values_only=True):
             yield [_xlsx_value(value) for value in values]
-    except (SyntaxError, zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError):
+    except UNREADABLE_XLSX:
         raise ImportRefused(f"The file is not a readable .xlsx workbook. {NOTHING_IMPORTED}") from None
     finally:
         workbook.close()

@@ -330,10 +330,13 @@ def prepare_accounts(count: int, password: str | None) -> list[tuple[str, str]]:
         )
         User.objects.filter(username__in=names).update(password=encoded, is_active=True)
         users = list(User.objects.filter(username__in=names).order_by("username"))
+        from ip2a.auth import bump_auth_version
+
         membership = User.groups.through
         membership.objects.bulk_create(
             [membership(user_id=user.pk, group_id=staff.pk) for user in users], ignore_conflicts=True
         )
+        bump_auth_version()  # bulk_create sends no m2m_changed: retire the grants workers hold
 
     engine = import_module(settings.SESSION_ENGINE)
     backend = settings.AUTHENTICATION_BACKENDS[0]

@@ -169,6 +169,8 @@ LOGOUT_REDIRECT_URL = "login"
 # LOGIN_LOCKOUT_SECONDS, that pair is refused for LOGIN_LOCKOUT_SECONDS. Counted in the database (every worker).
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
+if LOGIN_FAILURE_LIMIT < 1 or LOGIN_LOCKOUT_SECONDS < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_SECONDS must be at least 1.")
 
 # Sessions live in the database, so deleting a session row ends it at once in every worker; ip2a.sessions is
 # Django's database store with a cheaper read. SESSION_ENGINE=django.contrib.sessions.backends.cached_db reads

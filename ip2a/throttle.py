@@ -15,6 +15,7 @@ the username and the address.
 
 import logging
 import math
+import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
@@ -33,9 +34,12 @@ IP_LENGTH = LoginFailure._meta.get_field("ip").max_length
 
 
 def throttle_key(request, username: str) -> tuple[str, str]:
-    """The (username, address) pair a sign-in is counted under: the username stripped and lower-cased, and the
-    client address RequestIdMiddleware worked out (proxy-aware), both cut to their column's length."""
-    return username.strip().lower()[:USERNAME_LENGTH], request.client_ip[:IP_LENGTH]
+    """The (username, address) pair a sign-in is counted under: the username in the Unicode form Django's login
+    compares (NFKC, so full-width or mathematical look-alikes of one name share its count), stripped and
+    case-folded, and the client address RequestIdMiddleware worked out (proxy-aware), both cut to their
+    column's length."""
+    name = unicodedata.normalize("NFKC", username).strip().casefold()
+    return name[:USERNAME_LENGTH], request.client_ip[:IP_LENGTH]
 
 
 def locked_until(username: str, ip: str):

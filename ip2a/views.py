@@ -10,6 +10,7 @@
 - The ``healthz`` / ``readyz`` probes and the admin's login URL (the dashboard lives in ``ip2a/dashboard.py``).
 """
 
+import contextlib
 from collections import OrderedDict
 
 from django.contrib import admin, messages
@@ -36,11 +37,11 @@ from django_filters.views import FilterView
 from audit.access import log_access
 from audit.history import history_reason
 from ip2a.auth import grants
-from ip2a.caching import data_versions, keep, query_versions, sql_versions, version_key
+from ip2a.caching import data_versions, epoch, keep, query_versions, sql_versions, version_key
 from ip2a.forms import ReasonForm, integrity_error_message, reason_field
 from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
-from ip2a.roles import INSTRUCTOR, user_roles
+from ip2a.roles import INSTRUCTOR
 
 # Rendered filter forms (static_filter_form), per process: the key holds everything the HTML depends on (data
 # versions included), so an entry never goes stale and needs no invalidation; the oldest entries go once
@@ -159,7 +160,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         self.results_versions = versions
         user = self.request.user
         query = tuple(sorted((name, tuple(values)) for name, values in self.request.GET.lists()))
-        scope = (tuple(user_roles(user)), user.is_superuser)
+        scope = (grants(user).digest, user.is_superuser)  # what the user may do (links, columns), not who
         rows = (sql, tuple(map(repr, params)))
         parts = ("results", type(self).__qualname__, self.request.path, query, scope, rows, timezone.localdate())
         return version_key(*parts, versions=versions)
@@ -174,7 +175,10 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         for name, declared in self.filterset.filters.items():
             if isinstance(declared, QuerySetRequestMixin):  # model choice filters: their list comes from a query
                 queryset = declared.get_queryset(self.request)
-                sql, params = queryset.query.sql_with_params()
+                try:
+                    sql, params = queryset.query.sql_with_params()
+                except EmptyResultSet:  # an empty choice list
+                    sql, params = "none", ()
                 choices.append((name, sql, tuple(map(repr, params))))
                 querysets.append(queryset)
         versions = query_versions(*querysets, known=getattr(self, "results_versions", None)) if querysets else {}
@@ -186,13 +190,15 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             query,
             tuple(choices),
             tuple(sorted(versions.items())),
+            epoch(),
         )
         html = _filter_forms.get(key)
         if html is None:
             html = render_to_string("generic/filter_fields.html", {"filter": self.filterset})
             _filter_forms[key] = html
             if len(_filter_forms) > FILTER_FORMS_KEPT:
-                _filter_forms.popitem(last=False)
+                with contextlib.suppress(KeyError):  # another thread may have emptied it meanwhile
+                    _filter_forms.popitem(last=False)
         return html
 
     def render_to_response(self, context, **response_kwargs):
@@ -234,8 +240,9 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
         return super().get_queryset()
 
     def get(self, request, *args, **kwargs):
+        versions = self.body_versions()  # before the record: a write committed in between moves them
         self.object = self.get_object()
-        key = self.body_key()
+        key = self.body_key(versions)
         body_html = cache.get(key) if key else None
         if body_html is None:
             context = self.get_context_data(object=self.object)
@@ -250,13 +257,17 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
         log_access(request, action="view", obj=self.object)
         return response
 
-    def body_key(self) -> str | None:
+    def body_versions(self) -> dict | None:
         if self.body_cache_models is None:
             return None
-        versions = data_versions((type(self.object), *self.body_cache_models))
+        return data_versions((self.model or self.queryset.model, *self.body_cache_models))
+
+    def body_key(self, versions) -> str | None:
+        if versions is None:
+            return None
         user = self.request.user
         # What the user may do, not who they are; an instructor's rules also depend on their own cohorts.
-        scope = (grants(user).digest, user.pk if INSTRUCTOR in grants(user).roles else None)
+        scope = (grants(user).digest, user.is_superuser, user.pk if INSTRUCTOR in grants(user).roles else None)
         parts = ("body", type(self).__qualname__, self.object.pk, scope, timezone.localdate())
         return version_key(*parts, versions=versions)
 

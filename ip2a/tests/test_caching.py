@@ -150,6 +150,36 @@ def test_kept_results_are_per_role_set(role_client, client, make_user):
     assert "export=csv" not in reader
 
 
+def test_kept_results_follow_a_permission_taken_from_the_role(role_client):
+    MemberFactory()
+    client = role_client("staff")
+    client.get(MEMBERS)
+    assert "export=csv" in client.get(MEMBERS).content.decode()
+
+    Group.objects.get(name="staff").permissions.remove(Permission.objects.get(codename="export_member"))
+
+    assert "export=csv" not in client.get(MEMBERS).content.decode()
+
+
+def test_option_lists_kept_in_a_worker_follow_an_emptied_cache(make_user):
+    import pgtrigger
+    from django.core.cache import cache
+
+    from members.forms import EmploymentForm
+    from organizations.factories import EmployerFactory
+
+    member = MemberFactory()
+    EmployerFactory(name="Anode Electric")
+    assert "Anode Electric" in str(EmploymentForm(member=member)["organization"])
+    with pgtrigger.ignore("organizations.Organization:insert_insert"):  # as the seed loads: no history
+        EmployerFactory(name="Busbar Electric")
+    assert "Busbar Electric" not in str(EmploymentForm(member=member)["organization"])  # no version moved
+
+    cache.clear()  # what seed and reset do
+
+    assert "Busbar Electric" in str(EmploymentForm(member=member)["organization"])
+
+
 def test_two_instructors_with_the_same_role_see_their_own_students(client, make_user):
     ours, theirs = EnrollmentFactory(student__last_name="Ours"), EnrollmentFactory(student__last_name="Theirs")
     for enrollment, name in ((ours, "one"), (theirs, "two")):

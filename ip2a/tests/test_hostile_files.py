@@ -63,6 +63,18 @@ def sheet_cut_off() -> bytes:
     return buffer.getvalue()
 
 
+def part_replaced(name: str, data: bytes | None) -> bytes:
+    """The small workbook with one part's bytes replaced (None: the part left out)."""
+    source, buffer = zipfile.ZipFile(io.BytesIO(XLSX)), io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for item in source.infolist():
+            if item.filename != name:
+                target.writestr(item, source.read(item))
+            elif data is not None:
+                target.writestr(item, data)
+    return buffer.getvalue()
+
+
 XLSX = workbook_bytes([HEADER.strip().split(","), ROW.strip().split(",")])
 
 REFUSED_FILES = {
@@ -78,6 +90,9 @@ REFUSED_FILES = {
     "csv-named-xlsx": ("members.xlsx", (HEADER + ROW).encode(), "not a readable .xlsx workbook"),
     "truncated-xlsx": ("members.xlsx", XLSX[: len(XLSX) // 2], "not a readable .xlsx workbook"),
     "sheet-cut-off-xlsx": ("members.xlsx", sheet_cut_off(), "not a readable .xlsx workbook"),
+    "broken-workbook-xml": ("members.xlsx", part_replaced("xl/workbook.xml", b"<workbook"),
+                            "not a readable .xlsx workbook"),
+    "no-sheet": ("members.xlsx", part_replaced("xl/worksheets/sheet1.xml", None), "not a readable .xlsx workbook"),
     "zero-bytes": ("members.csv", b"", "The submitted file is empty."),
     "header-only": ("members.csv", HEADER.encode(), "no rows below the column names"),
     "column-twice": ("members.csv", b"member_number,first_name,last_name,classification,LAST_NAME\n1,a,b,c,d\n",

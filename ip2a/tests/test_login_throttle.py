@@ -76,6 +76,15 @@ def test_username_is_compared_without_case_or_surrounding_spaces(client, sam):
     assert set(LoginFailure.objects.values_list("username", "ip")) == {("sam", "127.0.0.1")}
 
 
+def test_unicode_look_alikes_of_a_username_share_its_count(client, sam):
+    fail(client, 2, username="ｓａｍ")  # full-width letters: Django signs them in as "sam"
+    fail(client, 3, username="SAM")
+
+    response = sign_in(client)
+
+    assert response.status_code == 429
+
+
 def test_another_address_or_another_username_is_not_affected(client, sam, make_user):
     make_user("staff", username="ada")
     fail(client, 5)
