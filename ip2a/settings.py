@@ -42,6 +42,9 @@ if not SECRET_KEY:
         key_file.write_text(secrets.token_urlsafe(50))
         key_file.chmod(0o600)
     SECRET_KEY = key_file.read_text().strip()
+# Rotating the key (docs/operations.md): the old key goes here for a while, so sessions and signed values
+# made with it stay valid until they expire.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 DEBUG = env_bool("DEBUG", IP2A_ENV == "dev")
 if DEBUG and DEPLOYED:

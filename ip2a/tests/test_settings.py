@@ -138,3 +138,9 @@ def test_tests_run_on_postgresql():
 
     assert connection.vendor == "postgresql"
     assert connection.pg_version >= 150000
+
+
+def test_previous_secret_keys_come_from_the_environment_for_rotation():
+    result = run_manage("diffsettings", **PRODUCTION_ENV, SECRET_KEY_FALLBACKS="old-key-one, old-key-two")
+
+    assert "SECRET_KEY_FALLBACKS = ['old-key-one', 'old-key-two']" in result.stdout
