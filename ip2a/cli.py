@@ -4,6 +4,8 @@
     ip2adb integrity [flags]                          → manage.py integrity (manage.py repair with --repair)
     ip2adb load [flags]                               → manage.py loadtest
     ip2adb reset [--yes] [--with-history]             → manage.py reset
+    ip2adb backup [--output DIR]                      → manage.py backup
+    ip2adb restore DIR [--yes] [--force]              → manage.py restore
     ip2adb all [--quick | --stress] [--load-run-time T] → seed, integrity, repair --apply, integrity, load
 
 Each subcommand runs the management command in its own process and returns its exit code; `ip2adb <sub>
@@ -18,12 +20,21 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-COMMANDS = {"seed": "seed", "integrity": "integrity", "load": "loadtest", "reset": "reset"}
+COMMANDS = {
+    "seed": "seed",
+    "integrity": "integrity",
+    "load": "loadtest",
+    "reset": "reset",
+    "backup": "backup",
+    "restore": "restore",
+}
 DESCRIPTIONS = {
     "seed": "Load demo or volume data (manage.py seed).",
     "integrity": "Run the integrity checks; --repair [--apply] repairs (manage.py integrity / repair).",
     "load": "Run the Locust load test (manage.py loadtest).",
     "reset": "Empty every domain table and the attachment storage (manage.py reset).",
+    "backup": "Dump the database and copy the attachment files, with a verified manifest (manage.py backup).",
+    "restore": "Verify a backup, then replace the database and the attachment files with it (manage.py restore).",
     "all": "seed → integrity → repair --apply → integrity → load, with PASSED/FAILED per step.",
 }
 
