@@ -162,7 +162,6 @@ def test_kept_results_follow_a_permission_taken_from_the_role(role_client):
 
 
 def test_option_lists_kept_in_a_worker_follow_an_emptied_cache(make_user):
-    import pgtrigger
     from django.core.cache import cache
 
     from members.forms import EmploymentForm
@@ -171,8 +170,10 @@ def test_option_lists_kept_in_a_worker_follow_an_emptied_cache(make_user):
     member = MemberFactory()
     EmployerFactory(name="Anode Electric")
     assert "Anode Electric" in str(EmploymentForm(member=member)["organization"])
-    with pgtrigger.ignore("organizations.Organization:insert_insert"):  # as the seed loads: no history
+    with connection.cursor() as cursor:  # as the seed loads: the history triggers off
+        cursor.execute("SET session_replication_role = replica")
         EmployerFactory(name="Busbar Electric")
+        cursor.execute("SET session_replication_role = DEFAULT")
     assert "Busbar Electric" not in str(EmploymentForm(member=member)["organization"])  # no version moved
 
     cache.clear()  # what seed and reset do
