@@ -11,16 +11,16 @@ a revoked permission takes effect on the next request in every worker.
 
 import contextlib
 import hashlib
-import uuid
 from collections import OrderedDict
 from typing import NamedTuple
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission, User
-from django.core.cache import cache
 from django.db import connections, router, transaction
 from django.db.models import CharField, Q, Value
 from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from ip2a.caching import cache_token, new_token
 
 VERSION_KEY = "ip2a:auth-version"
 KEPT = 2_000  # users' grants kept per worker (least recently used dropped first)
@@ -40,18 +40,13 @@ class Grants(NamedTuple):
 
 
 def auth_version() -> str:
-    """The current token; a new one when the cache has none (after a clear), never an earlier one."""
-    token = cache.get(VERSION_KEY)
-    if token is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-        token = cache.get(VERSION_KEY) or "unset"
-    return token
+    return cache_token(VERSION_KEY)
 
 
 def bump_auth_version(**_signal_kwargs) -> None:
     """Retire the grants every worker holds: now, and once more when the current transaction commits."""
-    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
-    transaction.on_commit(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, None))
+    new_token(VERSION_KEY)
+    transaction.on_commit(lambda: new_token(VERSION_KEY))
 
 
 def grants(user) -> Grants:

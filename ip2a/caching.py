@@ -115,15 +115,25 @@ def version_key(*parts, versions: dict[str, Version]) -> str:
     return "v:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def cache_token(key: str) -> str:
+    """The token stored under ``key`` in the shared cache; a new random one when there is none (after the
+    cache was emptied), so a token never comes back to an earlier value. Replace it with new_token()."""
+    token = cache.get(key)
+    if token is None:
+        cache.add(key, uuid.uuid4().hex, None)
+        token = cache.get(key) or "unset"
+    return token
+
+
+def new_token(key: str) -> None:
+    cache.set(key, uuid.uuid4().hex, None)
+
+
 def epoch() -> str:
     """A token that changes whenever the shared cache is emptied (seed, reset, a restore must empty it): part
     of the keys of what workers keep in their own memory from the database (filter forms, option lists),
     since emptying tables by TRUNCATE or loading them with the triggers off moves no data version."""
-    token = cache.get(EPOCH_KEY)
-    if token is None:
-        cache.add(EPOCH_KEY, uuid.uuid4().hex, None)
-        token = cache.get(EPOCH_KEY) or "unset"
-    return token
+    return cache_token(EPOCH_KEY)
 
 
 def keep(key: str, value) -> None:
@@ -139,16 +149,6 @@ def keep(key: str, value) -> None:
             _asked.popitem(last=False)
 
 
-def remember(parts: tuple, versions: dict[str, Version], compute):
-    """compute()'s value, kept in the shared cache under the parts and the versions it was computed at."""
-    key = version_key(*parts, versions=versions)
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        keep(key, value)
-    return value
-
-
 def computed_for(queryset, name: str, compute, known=None):
     """compute() (which reads what the queryset reads), kept under the versions of the tables in the
     queryset's SQL (taken from ``known`` when it holds them); computed every time when one of them has no
@@ -160,4 +160,9 @@ def computed_for(queryset, name: str, compute, known=None):
     if versions is None:
         return compute()
     sql, params = queryset.query.sql_with_params()
-    return remember((name, sql, tuple(map(repr, params))), versions, compute)
+    key = version_key(name, sql, tuple(map(repr, params)), versions=versions)
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        keep(key, value)
+    return value
