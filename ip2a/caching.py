@@ -31,7 +31,8 @@ EPOCH_KEY = "ip2a:cache-epoch"
 ASKED_KEPT = 5_000  # keys asked for once, remembered per worker (keep())
 _asked: OrderedDict = OrderedDict()
 # Ids below the newest in which a late commit is noticed. Counting them is most of the versions query's cost:
-# 0.13 ms per table at 200, 0.25 ms at 1,000 (seven tables of the member page: 1.0 ms against 1.8 ms).
+# 0.13 ms per table at 200, 0.25 ms at 1,000 (seven tables of the member page: 1.0 ms against 1.8 ms; timeit in
+# a shell, not a recorded benchmark).
 RECENT_WINDOW = 200
 _QUOTED_NAME = re.compile(r'"([A-Za-z0-9_]+)"')
 
