@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 		exit 1; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,load]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,load,s3]"
 	@touch $@
 
 install: $(STAMP)  ## Create .venv and install the pinned dependencies

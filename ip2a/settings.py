@@ -143,6 +143,8 @@ _default_db |= {
     "TEST": {"NAME": env_str("IP2A_TEST_DATABASE") or None},
 }
 DATABASES = {"default": _default_db}
+# [owner-role block: DATABASE_OWNER_URL]
+# [replica block: DATABASE_REPLICA_URL]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: shared by every worker (never per-process memory) --------------------------------------------
