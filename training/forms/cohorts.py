@@ -133,6 +133,13 @@ class ClassSessionForm(forms.ModelForm):
         end = cohort.end_date.isoformat() if cohort.end_date else "open end"
         self.fields["date"].help_text = f"Within the cohort's dates: {cohort.start_date.isoformat()} – {end}."
 
+    def clean(self):
+        cleaned = super().clean()
+        # A cancelled cohort keeps the sessions it had (their attendance is history) but is never scheduled again.
+        if self.instance.pk is None and self.cohort.status == CohortStatus.CANCELLED:
+            raise forms.ValidationError("This cohort is cancelled: it takes no new sessions.")
+        return cleaned
+
     def clean_date(self):
         date = self.cleaned_data["date"]
         cohort = self.cohort

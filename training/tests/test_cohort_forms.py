@@ -156,6 +156,24 @@ def test_session_form_refuses_an_instructor_not_assigned_to_the_cohort(assignmen
     assert form.errors == {"instructor": ["Choose an instructor assigned to this cohort."]}
 
 
+def test_session_form_refuses_a_new_session_in_a_cancelled_cohort(assignment):
+    assignment.cohort.status = CohortStatus.CANCELLED
+
+    form = session_form(assignment)
+
+    assert form.errors == {"__all__": ["This cohort is cancelled: it takes no new sessions."]}
+
+
+def test_session_form_still_edits_an_existing_session_of_a_cancelled_cohort(assignment):
+    session = session_form(assignment).save()
+    assignment.cohort.status = CohortStatus.CANCELLED
+    session.cohort = assignment.cohort
+
+    form = ClassSessionForm({"date": "2026-09-08", "topic": "Moved online"}, instance=session)
+
+    assert form.is_valid(), form.errors
+
+
 def test_session_form_offers_the_cohort_location_and_saves_it_when_left_empty(assignment):
     assert ClassSessionForm(instance=ClassSession(cohort=assignment.cohort))["location"].value() == (
         assignment.cohort.location_id

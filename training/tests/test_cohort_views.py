@@ -566,6 +566,19 @@ def test_session_create_answers_broken_rules_with_400(login, world, overrides, m
     assert ClassSession.objects.filter(cohort=world.cohort).count() == 1
 
 
+def test_a_cancelled_cohort_offers_and_takes_no_new_session(login, world):
+    Cohort.objects.filter(pk=world.cohort.pk).update(status=CohortStatus.CANCELLED)
+    client = login("staff")
+
+    page = client.get(url("cohort_detail", world.cohort.pk)).content.decode()
+    response = client.post(url("classsession_create", world.cohort.pk), session_data(world))
+
+    assert url("classsession_create", world.cohort.pk) not in page
+    assert response.status_code == 400
+    assert "This cohort is cancelled: it takes no new sessions." in response.content.decode()
+    assert ClassSession.objects.filter(cohort=world.cohort).count() == 1
+
+
 def test_session_update_and_delete(login, world):
     client = login("instructor")
 
