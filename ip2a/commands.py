@@ -42,7 +42,11 @@ class OperatorCommand(BaseCommand):
                 raise CommandError(f"`{name}` is refused when IP2A_ENV=production.", returncode=2)
             if self.production == FORCE and not options.get("force"):
                 raise CommandError(f"`{name}` needs --force when IP2A_ENV=production.", returncode=2)
-        arguments = {key: _jsonable(value) for key, value in options.items() if key not in IGNORED_OPTIONS}
+        arguments = {
+            key: "(hidden)" if key in SECRET_OPTIONS and value else _jsonable(value)
+            for key, value in options.items()
+            if key not in IGNORED_OPTIONS
+        }
         started = time.monotonic()
         try:
             with command_run(name, arguments=arguments, source=self.source) as run:
@@ -62,6 +66,8 @@ class OperatorCommand(BaseCommand):
 
 
 IGNORED_OPTIONS = {"verbosity", "settings", "pythonpath", "traceback", "no_color", "force_color", "skip_checks"}
+# Recorded only as given or not: the run log is readable by admins and kept for good.
+SECRET_OPTIONS = {"password"}
 
 
 def _jsonable(value):
