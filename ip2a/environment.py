@@ -77,7 +77,8 @@ def cache_from_url(url: str) -> dict:
     if parts.scheme in {"redis", "rediss"}:
         return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
     if parts.scheme == "file":
-        if not parts.path.startswith("/"):
+        # file://var/cache would read as host "var" and folder "/cache": only an empty host (or localhost) is a path.
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise ImproperlyConfigured("CACHE_URL file:// needs an absolute folder, e.g. file:///srv/ip2a/cache.")
         return {"BACKEND": "ip2a.cache.FileCache", "LOCATION": unquote(parts.path), "OPTIONS": {"MAX_ENTRIES": 5000}}
     raise ImproperlyConfigured("CACHE_URL must start with redis://, rediss:// or file:// (never per-process memory).")

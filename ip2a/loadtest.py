@@ -9,6 +9,8 @@
 - ``run_locust``: Locust headless in a subprocess, with its CPU measured over its whole process tree.
 - ``compute_report`` / ``format_report``: per-operation and total figures, bands and targets, from Locust's
   final JSON stats and its per-second history CSV.
+- ``distributed_commands`` / ``retire_pool_file``: for Locust on several hosts (``--prepare-only``), the master's
+  and a worker's command lines, and the clean-up once the run is over.
 
 The module imports no Django model at import time: the locustfile imports its pure helpers
 (``z_member_number``, ``POOL_ENV``) in the Locust process, which never sets Django up.
@@ -22,6 +24,7 @@ import math
 import os
 import re
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -172,8 +175,12 @@ def resolve_config(
     host: str | None = None,
     assert_targets: bool = False,
     form_logins_allowed: bool = True,
+    prepare_only: bool = False,
 ) -> LoadConfig:
-    """The run's settings: the preset, then every flag given over it. Raises LoadTestUsageError."""
+    """The run's settings: the preset, then every flag given over it. Raises LoadTestUsageError.
+
+    ``prepare_only``: Locust runs elsewhere, always as a master with workers; ``processes`` is then the number of
+    worker processes on every host together (default 1), and ``host`` is required."""
     chosen = [name for name, flag in (("quick", quick), ("stress", stress), ("target", target)) if flag]
     if len(chosen) > 1:
         raise LoadTestUsageError(f"Choose one preset, not {' and '.join('--' + name for name in chosen)}.")
@@ -189,10 +196,13 @@ def resolve_config(
     think = preset.think_time if think_time is None else parse_think_time(think_time)
     if pattern is not None and pattern not in PATTERNS:
         raise LoadTestUsageError(f"--pattern {pattern!r}: choose one of {', '.join(PATTERNS)}.")
-    if processes is not None and pattern != "distributed":
+    if prepare_only and not host:
+        raise LoadTestUsageError("--prepare-only needs --host: the portal's address as the Locust hosts reach it.")
+    if processes is not None and pattern != "distributed" and not prepare_only:
         raise LoadTestUsageError("--processes goes with --pattern distributed.")
-    if pattern == "distributed":
-        processes = processes if processes is not None else (os.cpu_count() or 1)
+    if pattern == "distributed" or prepare_only:
+        default = 1 if prepare_only else (os.cpu_count() or 1)  # this machine's cores say nothing of other hosts
+        processes = processes if processes is not None else default
         if processes < 1:
             raise LoadTestUsageError("--processes must be at least 1.")
         if processes >= MAX_WORKERS:
@@ -458,12 +468,65 @@ def write_pool_file(path: Path, *, config: LoadConfig, pools: dict, accounts, pa
         "session_cookie": settings.SESSION_COOKIE_NAME,
     }
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file that existed keeps its mode through O_CREAT
     with os.fdopen(fd, "w") as handle:
         json.dump(content, handle)
 
 
 def new_password() -> str:
     return secrets.token_urlsafe(18)
+
+
+# --- Locust on several hosts (--prepare-only) ----------------------------------------------------------------
+
+
+def distributed_commands(config: LoadConfig, *, pool_path: Path, master_host: str, csv_prefix: str) -> dict:
+    """The shell lines that run a prepared load test: the Locust master (headless, waiting for every worker the
+    pool file was cut for, since user numbers and member slices assume exactly that many) and one worker.
+    Both run from the repository folder, where the locustfile imports ip2a.loadtest."""
+    pool = f"{POOL_ENV}={shlex.quote(str(pool_path))}"
+    master = [
+        "locust",
+        "-f",
+        "locustfile.py",
+        "--master",
+        "--headless",
+        "--expect-workers",
+        str(config.workers),
+        "--host",
+        config.host,
+        "--users",
+        str(config.users),
+        "--spawn-rate",
+        f"{config.spawn_rate:g}",
+        "--run-time",
+        f"{config.run_time}s",
+        "--stop-timeout",
+        "30",
+        "--csv",
+        csv_prefix,
+        *config.user_classes,
+    ]
+    worker = ["locust", "-f", "locustfile.py", "--worker", "--master-host", master_host]
+    return {"master": f"{pool} {shlex.join(master)}", "worker": f"{pool} {shlex.join(worker)}"}
+
+
+def retire_pool_file(path: str) -> int:
+    """After a prepared run: end the sessions the pool file holds, give its accounts an unusable password (the
+    file holds the password, and a new password hash also ends the form logins' sessions), and delete the file.
+    Returns how many accounts it named."""
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import User
+
+    try:
+        accounts = json.loads(Path(path).read_text())["accounts"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LoadTestUsageError(f"--pool-file {path}: not a load-test pool file ({exc}).") from exc
+    discard_sessions([key for _name, key in accounts])
+    names = [name for name, _key in accounts if name.startswith(USERNAME_PREFIX)]
+    User.objects.filter(username__in=names).update(password=make_password(None))
+    Path(path).unlink()
+    return len(names)
 
 
 # --- The portal ---------------------------------------------------------------------------------------------

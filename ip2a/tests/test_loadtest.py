@@ -1,5 +1,8 @@
+import io
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -85,6 +88,15 @@ def test_resolve_config_distributed_runs_every_type_on_workers():
     assert config.member_slices == (4 + 4) * 3  # ceil(10 / 3) users per worker, plus one per class
 
 
+def test_resolve_config_prepare_only_counts_the_workers_of_every_host():
+    config = resolve_config(prepare_only=True, host="http://portal.internal/", users=10, processes=3)
+
+    assert (config.processes, config.workers, config.host) == (3, 3, "http://portal.internal")
+    assert len(config.user_classes) == 4
+    assert resolve_config(prepare_only=True, host="http://portal.internal").workers == 1
+    assert resolve_config(prepare_only=True, host="http://p", pattern="read_heavy", processes=2).processes == 2
+
+
 def test_resolve_config_without_form_logins_in_production():
     assert resolve_config(quick=True, form_logins_allowed=False).form_logins == "none"
 
@@ -103,6 +115,7 @@ def test_resolve_config_without_form_logins_in_production():
         ({"processes": 2}, "--processes goes with --pattern distributed"),
         ({"pattern": "distributed", "processes": 0}, "--processes must be at least 1"),
         ({"prepare_users": 0}, "--prepare-users must be at least 1"),
+        ({"prepare_only": True}, "--prepare-only needs --host"),
     ],
 )
 def test_resolve_config_refuses_bad_flags(flags, message):
@@ -118,6 +131,11 @@ def test_resolve_config_refuses_bad_flags(flags, message):
         ("--think-time", "5-1"),
         ("--processes", "2"),
         ("--quick", "--target"),
+        ("--prepare-only", "--host", "http://127.0.0.1:9"),
+        ("--prepare-only", "--pool-file", "pool.json"),
+        ("--prepare-only", "--pool-file", "pool.json", "--host", "http://127.0.0.1:9", "--assert-targets"),
+        ("--pool-file", "pool.json"),
+        ("--end-sessions",),
     ],
 )
 def test_loadtest_usage_errors_exit_2(args):
@@ -511,6 +529,107 @@ def test_format_report_lists_operations_totals_and_locust_cpu():
     assert "Throughput: 3.0 requests/s over 20 s after ramp-up (10 s)" in text
     assert "Locust CPU: 3.0 s over 30 s = 10 % of one core (5 % of 2 cores)" in text
     assert "≥ 300 requests/s after ramp-up: MISSED (3.0)" in text
+
+
+# --- Locust on several hosts: --prepare-only -------------------------------------------------------------
+
+
+@pytest.fixture
+def nothing_starts(monkeypatch):
+    """Fail the test if the command starts any process (a portal, Locust)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"started a process: {args}")
+
+    monkeypatch.setattr(loadtest.subprocess, "Popen", refuse)
+    monkeypatch.setattr(loadtest, "start_portal", refuse)
+    monkeypatch.setattr(loadtest, "run_locust", refuse)
+
+
+def prepare(path, *flags) -> str:
+    out = io.StringIO()
+    call_command(
+        "loadtest", "--prepare-only", "--pool-file", str(path), "--host", "http://127.0.0.1:9", *flags,
+        stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    return out.getvalue()
+
+
+def test_prepare_only_writes_a_usable_pool_file_prints_the_commands_and_starts_nothing(
+    tmp_path, client, nothing_starts
+):
+    members = MemberFactory.create_batch(4)
+    OrganizationFactory()
+    path = tmp_path / "run" / "pool.json"
+
+    out = prepare(path, "--users", "6", "--processes", "3", "--master-host", "locust-master", "--password", "pw-1")
+
+    assert path.stat().st_mode & 0o777 == 0o600
+    pool = json.loads(path.read_text())
+    assert (pool["users"], pool["workers"], pool["password"]) == (6, 3, "pw-1")
+    assert sorted(row[0] for row in pool["members"]) == sorted(member.pk for member in members)
+    assert [name for name, _key in pool["accounts"]] == [f"loadtest-000{n}" for n in range(1, 7)]
+    client.cookies[settings.SESSION_COOKIE_NAME] = pool["accounts"][0][1]
+    assert client.get("/members/").wsgi_request.user.username == "loadtest-0001"  # a ready session
+    assert (
+        f"  IP2A_LOADTEST_POOL={path} locust -f locustfile.py --master --headless --expect-workers 3 "
+        "--host http://127.0.0.1:9 --users 6 --spawn-rate 5 --run-time 300s --stop-timeout 30 --csv loadtest "
+        "ReadHeavyUser WriteHeavyUser MixedUser FileOperationsUser\n"
+    ) in out
+    assert f"  IP2A_LOADTEST_POOL={path} locust -f locustfile.py --worker --master-host locust-master\n" in out
+    assert f"  python manage.py loadtest --end-sessions --pool-file {path}\n" in out
+    run_row = CommandRun.objects.get(command="loadtest")
+    assert (run_row.exit_code, run_row.summary["pool_file"], run_row.summary["accounts"]) == (0, str(path), 6)
+    assert "pw-1" not in json.dumps(run_row.summary)
+    assert run_row.arguments["password"] == "(hidden)"  # the run log is kept for good
+    assert "pw-1" not in json.dumps(run_row.arguments)
+
+
+def test_prepare_only_keeps_the_preset_and_pattern(tmp_path, nothing_starts):
+    MemberFactory()
+    OrganizationFactory()
+    path = tmp_path / "pool.json"
+
+    out = prepare(path, "--target", "--pattern", "read_heavy", "--prepare-users", "2", "--csv", "/tmp/run 1/x")
+
+    pool = json.loads(path.read_text())
+    assert (pool["users"], pool["think_time"], len(pool["accounts"])) == (4000, [5, 15], 2)
+    assert "--users 4000 --spawn-rate 20 --run-time 900s --stop-timeout 30 --csv '/tmp/run 1/x' ReadHeavyUser\n" in out
+
+
+def test_end_sessions_retires_a_prepared_run(tmp_path, client, nothing_starts):
+    MemberFactory()
+    OrganizationFactory()
+    path = tmp_path / "pool.json"
+    prepare(path, "--users", "2", "--password", "pw-2")
+    accounts = json.loads(path.read_text())["accounts"]
+
+    call_command("loadtest", "--end-sessions", "--pool-file", str(path), stdout=io.StringIO())
+
+    assert not path.exists()
+    client.cookies[settings.SESSION_COOKIE_NAME] = accounts[0][1]
+    assert client.get("/members/").status_code == 302
+    assert not User.objects.get(username="loadtest-0002").has_usable_password()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ip2adb_load_passes_prepare_only_through(tmp_path, client):
+    MemberFactory()
+    OrganizationFactory()
+    db = connection.settings_dict
+    url = f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}&port={db['PORT']}"
+    path = tmp_path / "pool.json"
+
+    result = subprocess.run(
+        [str(settings.BASE_DIR / "ip2adb"), "load", "--prepare-only", "--pool-file", str(path),
+         "--host", "http://127.0.0.1:9", "--users", "2"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "DATABASE_URL": url, "IP2A_ENV": "test"},
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "--master --headless --expect-workers 1 --host http://127.0.0.1:9 --users 2" in result.stdout
+    client.cookies[settings.SESSION_COOKIE_NAME] = json.loads(path.read_text())["accounts"][0][1]
+    assert client.get("/members/").status_code == 200
 
 
 # --- End to end --------------------------------------------------------------------------------------------
