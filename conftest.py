@@ -53,6 +53,45 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _replica_allowed():
+    """Tests configure `replica` as a mirror of the test database (ip2a/settings.py), so every page test goes
+    through the router: every test may use it, live servers' threads included (Django allows only `default`
+    unless a test names more)."""
+    from django.conf import settings
+    from django.test import TransactionTestCase
+
+    if "replica" not in settings.DATABASES:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TransactionTestCase, "databases", {"default", "replica"})
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _replica_through_default(request):
+    """A mirror is a connection of its own, which cannot see the rows a test writes inside the transaction
+    Django's TestCase wraps it in: for such a test the alias is given default's connection in the test's thread.
+    Transactional tests commit their rows and keep the replica's own connection, as production has."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    uses_database = request.node.get_closest_marker("django_db") or "_django_db_helper" in request.fixturenames
+    if "replica" not in connections.settings or not uses_database:
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")  # set up first: it opens the test's transaction
+    if not any(block._from_testcase for block in connections[DEFAULT_DB_ALIAS].atomic_blocks):
+        yield
+        return
+    own = connections["replica"]
+    connections["replica"] = connections[DEFAULT_DB_ALIAS]
+    try:
+        yield
+    finally:
+        connections["replica"] = own
+
+
 @pytest.fixture
 def make_user(db):
     """Return a factory: make_user("staff") creates a user holding that role (or none for None)."""

@@ -23,7 +23,7 @@ from decimal import Decimal
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import DEFAULT_DB_ALIAS, connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import BooleanField, Case, ExpressionWrapper, F, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -204,15 +204,17 @@ def fetch_rows(querysets) -> list[tuple[int, dict]]:
     """Run several querysets (any models, each ordered and sliced as it likes) as one UNION ALL statement.
 
     Returns (index of the queryset, row as a dict keyed by column) pairs, each queryset's rows in its order.
+    Runs on the querysets' alias (the router's choice: the replica on read-only pages).
     """
-    parts, params = [], []
+    parts, params, alias = [], [], DEFAULT_DB_ALIAS
     for index, queryset in enumerate(querysets):
+        alias = queryset.db
         sql, query_params = queryset.query.get_compiler(using=queryset.db).as_sql()
         parts.append(f"(SELECT {index} AS part, ROW_NUMBER() OVER () AS n, to_jsonb(r)::text FROM ({sql}) r)")
         params.extend(query_params)
     if not parts:
         return []
-    with connection.cursor() as cursor:
+    with connections[alias].cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts) + " ORDER BY part, n", params)
         return [(part, json.loads(text, parse_float=Decimal)) for part, _n, text in cursor.fetchall()]
 

@@ -37,6 +37,7 @@ class HistoryPageMixin:
     """A page of history entries: lazy pagination through ``?page=``, the "table" partial for htmx."""
 
     paginate_by = 50
+    reads_from_replica = True  # history pages and the log's export (ip2a/routers.py)
 
     @cached_property
     def page_number(self) -> int:

@@ -10,6 +10,10 @@ milliseconds; an import writes events until just before it commits). A value com
 kept under a key holding their versions is therefore right for as long as that key is read: nothing has to be
 invalidated, and every worker agrees because the versions come from the database.
 
+Versions are read on the alias the rows they key are read from (the router's choice: the replica on read-only
+pages, ip2a/routers.py): versions from the primary over rows from a lagging replica would keep old rows under
+a new version.
+
 Only the seed bypasses the triggers; it (and reset) clear the cache. Entries also expire after CACHE_SECONDS,
 which bounds any miss of the rule above.
 """
@@ -24,7 +28,7 @@ from collections import OrderedDict
 from django.apps import apps
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, connections, router
 
 CACHE_SECONDS = 600
 EPOCH_KEY = "ip2a:cache-epoch"
@@ -50,21 +54,35 @@ def tracked_tables() -> dict[str, str]:
     return found
 
 
-def table_versions(event_tables) -> dict[str, Version]:
+@functools.cache
+def event_models() -> dict[str, type]:
+    """{history event table: its event model}, for every model pghistory tracks."""
+    found = {}
+    for model in apps.get_models():
+        event_model = getattr(model, "pgh_event_model", None)
+        if event_model is not None:
+            found[event_model._meta.db_table] = event_model
+    return found
+
+
+def table_versions(event_tables, using=None) -> dict[str, Version]:
     """{event table: (newest id, visible ids among the last RECENT_WINDOW)} in ONE query; (0, 0) when empty.
+    Read on ``using``, the alias the versioned rows are read from; by default the router's choice for the event
+    tables, which is that of the page's rows (the auth tables it reads from the primary are never older).
 
     Both are index-only reads of the primary key, and need no privilege beyond the SELECT the application
     role holds on the event tables."""
     tables = sorted(set(event_tables))
     if not tables:
         return {}
-    quote = connection.ops.quote_name
+    reader = connections[using or router.db_for_read(event_models()[tables[0]])]
+    quote = reader.ops.quote_name
     sql = " UNION ALL ".join(
         f"SELECT %s, newest, (SELECT count(*) FROM {quote(table)} WHERE pgh_id > newest - {RECENT_WINDOW}) "
         f"FROM (SELECT max(pgh_id) AS newest FROM {quote(table)}) AS last"
         for table in tables
     )
-    with connection.cursor() as cursor:
+    with reader.cursor() as cursor:
         cursor.execute(sql, tables)
         return {name: (newest or 0, recent) for name, newest, recent in cursor.fetchall()}
 
@@ -82,14 +100,16 @@ def sql_tables(sql: str) -> set[str]:
 
 def query_versions(*querysets, also=(), known=None) -> dict[str, Version] | None:
     """The versions of every table the querysets' SQL reads (subqueries included) and of the models ``also``
-    names (what prefetches and templates read besides), in one query, or none when ``known`` (versions read
-    earlier in the request) holds them all; None when one of those tables has no history (its changes could
-    not be seen, so nothing computed from it may be kept). Raises EmptyResultSet for a none() queryset."""
-    return sql_versions([queryset.query.sql_with_params()[0] for queryset in querysets], also=also, known=known)
+    names (what prefetches and templates read besides), in one query on the first queryset's alias, or none
+    when ``known`` (versions read earlier in the request) holds them all; None when one of those tables has no
+    history (its changes could not be seen, so nothing computed from it may be kept). Raises EmptyResultSet
+    for a none() queryset."""
+    statements = [queryset.query.sql_with_params()[0] for queryset in querysets]
+    return sql_versions(statements, also=also, known=known, using=querysets[0].db if querysets else None)
 
 
-def sql_versions(statements, also=(), known=None) -> dict[str, Version] | None:
-    """query_versions() for SQL statements compiled already."""
+def sql_versions(statements, also=(), known=None, using=None) -> dict[str, Version] | None:
+    """query_versions() for SQL statements compiled already, read on ``using`` (see table_versions)."""
     tables = {model._meta.db_table for model in also}
     for sql in statements:
         tables |= sql_tables(sql) & model_tables()
@@ -100,7 +120,7 @@ def sql_versions(statements, also=(), known=None) -> dict[str, Version] | None:
     wanted = {tracked.get(name, name) for name in tables}
     if known is not None and wanted <= known.keys():
         return {name: known[name] for name in wanted}
-    return table_versions(wanted)
+    return table_versions(wanted, using=using)
 
 
 @functools.cache

@@ -294,6 +294,7 @@ class DashboardView(TemplateView):
     """The start page: the panels the user's roles may see, and their recent activity."""
 
     template_name = "dashboard.html"
+    reads_from_replica = True  # ip2a/routers.py
 
     def get_context_data(self, **kwargs):
         user = self.request.user

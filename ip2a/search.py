@@ -121,6 +121,7 @@ class SearchView(TemplateView):
     """Search across the records the user's roles may see; an exact member number jumps to the member."""
 
     template_name = "search.html"
+    reads_from_replica = True  # ip2a/routers.py
 
     def get(self, request, *args, **kwargs):
         user = request.user

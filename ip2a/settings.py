@@ -144,7 +144,30 @@ _default_db |= {
 }
 DATABASES = {"default": _default_db}
 # [owner-role block: DATABASE_OWNER_URL]
-# [replica block: DATABASE_REPLICA_URL]
+# A read replica (ip2a/routers.py): the GETs of read-only pages (lists, exports, record pages, search, the
+# dashboard, history) read from it; writes, reads inside transactions, sessions and permissions use the primary.
+# After a write the browser reads from the primary for DATABASE_REPLICA_PIN_SECONDS, so it sees its own change
+# however far the replica lags. Tests always have one, whatever DATABASE_REPLICA_URL says: a mirror of the test
+# database (TEST MIRROR), given default's connection by conftest.py so that it sees each test's uncommitted rows.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+DATABASE_REPLICA_PIN_SECONDS = env_int("DATABASE_REPLICA_PIN_SECONDS", 10)
+if DATABASE_REPLICA_PIN_SECONDS < 0:
+    raise ImproperlyConfigured("DATABASE_REPLICA_PIN_SECONDS must be 0 (never pin) or more.")
+if IP2A_ENV == "test":
+    DATABASES["replica"] = {**_default_db, "TEST": {"MIRROR": "default"}}
+elif DATABASE_REPLICA_URL:
+    try:
+        _replica_db = database_from_url(DATABASE_REPLICA_URL)
+    except ImproperlyConfigured as exc:
+        raise ImproperlyConfigured(str(exc).replace("DATABASE_URL", "DATABASE_REPLICA_URL")) from None
+    DATABASES["replica"] = _replica_db | {
+        "CONN_MAX_AGE": _default_db["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": _default_db["CONN_HEALTH_CHECKS"],
+        "TEST": {"MIRROR": "default"},
+    }
+if "replica" in DATABASES:
+    DATABASE_ROUTERS = ["ip2a.routers.PrimaryReplicaRouter"]
+    MIDDLEWARE.append("ip2a.routers.ReplicaMiddleware")  # last: it must span the view and its template
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: shared by every worker (never per-process memory) --------------------------------------------

@@ -65,6 +65,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
 
     paginate_by = 50
     paginator_class = EstimatedCountPaginator
+    reads_from_replica = True  # its GETs, exports included (ip2a/routers.py)
     template_name_suffix = "_list"  # FilterView's default is "_filter"
     resource_class = None  # a ModelResource; setting it allows ?export=csv and ?export=xlsx
     export_permission = None  # e.g. "members.export_member"
@@ -154,7 +155,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             sql, params = self.object_list.query.sql_with_params()
         except EmptyResultSet:
             return None
-        versions = sql_versions([sql], also=self.results_cache_models)
+        versions = sql_versions([sql], also=self.results_cache_models, using=self.object_list.db)
         if versions is None:
             return None
         self.results_versions = versions
@@ -231,6 +232,7 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
     request."""
 
     body_cache_models = None
+    reads_from_replica = True  # ip2a/routers.py
 
     def get_queryset(self):
         model = self.model or self.queryset.model
