@@ -59,4 +59,13 @@ class AttachmentAdmin(LargeTableMixin, SoftDeleteAdmin):
         return format_html('<a href="{}">Download</a>', reverse("attachments:attachment_download", args=[obj.pk]))
 
 
-admin.site.register(Attachment.pgh_event_model, HistoryAdmin)
+@admin.register(Attachment.pgh_event_model)
+class AttachmentEventAdmin(HistoryAdmin):
+    # Django's admin links a file field to storage.url(), which for a bucket is a working signed URL: a download
+    # past the view's permission check and access log. The stored name is shown as text instead.
+    exclude = ("file",)
+    readonly_fields = ("stored_name",)
+
+    @admin.display(description="file")
+    def stored_name(self, event):
+        return event.file.name

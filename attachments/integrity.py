@@ -1,7 +1,9 @@
 """Integrity checks of the attachments and their storage (DOMAIN.md §7 and §8: FIL-001 … FIL-008).
 
 The storage checks stat or read files through the local path of ``storages["attachments"]`` when it has one
-(one os.stat per file is fast enough for 150,000 files) and through the storage API otherwise.
+(one os.stat per file is fast enough for 150,000 files); in a bucket they list its objects once (1,000 per
+request) instead of asking about each file, and read a file as one streamed GET; any other storage goes through
+the storage API.
 """
 
 import hashlib
@@ -9,6 +11,7 @@ import os
 import re
 import stat
 import time
+from contextlib import closing
 from functools import partial
 from pathlib import PurePosixPath
 
@@ -22,6 +25,7 @@ from django.db.models.functions import Length, Lower
 from django.utils import timezone
 
 from attachments.models import CONTENT_TYPES, MAX_SIZE, TARGET_CATEGORIES, Attachment
+from attachments.storage import bucket_copy, bucket_objects, is_bucket, open_stream
 from ip2a.integrity import CheckContext, Issue, register
 
 SHA256_FORMAT = r"^[0-9a-f]{64}$"  # the pattern of attachments_attachment_sha256_format
@@ -71,6 +75,13 @@ def _stored_size(storage, root: str | None, name: str) -> int | None:
     return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
+def _size_lookup(storage):
+    """A function giving the size of a stored file, or None when there is no such file."""
+    if is_bucket(storage):
+        return {stored.name: stored.size for stored in bucket_objects(storage)}.get
+    return partial(_stored_size, storage, _local_root(storage))
+
+
 def _target_label(content_type_id: int) -> str:
     try:
         content_type = ContentType.objects.get_for_id(content_type_id)
@@ -112,6 +123,10 @@ def _quarantine(name: str) -> None:
     storage = _storage()
     if not storage.exists(name) or Attachment.all_objects.filter(file=name).exists():
         return  # moved already, or a row has claimed it since the check ran
+    if is_bucket(storage):
+        bucket_copy(storage, name, storage.get_available_name(f"{QUARANTINE}/{name}"))
+        storage.delete(name)
+        return
     root = _local_root(storage)
     if root is None:
         with storage.open(name, "rb") as content:
@@ -189,11 +204,10 @@ def attachment_targets_exist(context: CheckContext):
 @register("FIL-003", severity="warning", model="attachments.Attachment", storage=True)
 def attachment_files_exist(context: CheckContext):
     """The stored file of every visible attachment exists."""
-    storage = _storage()
-    root = _local_root(storage)
+    stored_size = _size_lookup(_storage())
     rows = _visible_attachments().filter(file__regex=r"\S").values_list("id", "file").order_by("id")
     for pk, name in rows.iterator(chunk_size=10_000):
-        if _stored_size(storage, root, name) is None:
+        if stored_size(name) is None:
             yield Issue(
                 message=f"The file {name} of attachment #{pk} is missing from storage.",
                 object_ids=[pk],
@@ -204,11 +218,10 @@ def attachment_files_exist(context: CheckContext):
 @register("FIL-004", severity="warning", model="attachments.Attachment", storage=True)
 def attachment_file_sizes_match(context: CheckContext):
     """The stored file of every visible attachment has the recorded size (missing files are FIL-003's)."""
-    storage = _storage()
-    root = _local_root(storage)
+    stored_size = _size_lookup(_storage())
     rows = _visible_attachments().filter(file__regex=r"\S").values_list("id", "file", "size").order_by("id")
     for pk, name, size in rows.iterator(chunk_size=10_000):
-        stored = _stored_size(storage, root, name)
+        stored = stored_size(name)
         if stored is not None and stored != size:
             yield Issue(
                 message=f"The file {name} of attachment #{pk} holds {stored} bytes, not the recorded {size}.",
@@ -221,11 +234,11 @@ def _sha256(storage, root: str | None, name: str) -> str | None:
     """The SHA-256 of the stored file ``name`` (read in 1 MB chunks), or None when it is missing."""
     try:
         path = None if root is None else _local_path(storage, root, name)
-        content = storage.open(name, "rb") if path is None else open(path, "rb")  # noqa: SIM115 (closed below)
+        content = open_stream(storage, name)[0] if path is None else open(path, "rb")  # noqa: SIM115 (closed below)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError, SuspiciousFileOperation):
         return None
     digest = hashlib.sha256()
-    with content:
+    with closing(content):
         while chunk := content.read(CHUNK_SIZE):
             digest.update(chunk)
     return digest.hexdigest()
@@ -283,7 +296,13 @@ def attachment_size_and_checksum_well_formed(context: CheckContext):
 
 
 def _stored_files(storage, root: str | None):
-    """Yield the name of every stored file outside the quarantine folder."""
+    """Yield (name, size, modification timestamp or None when not known yet) of every stored file outside the
+    quarantine folder."""
+    if is_bucket(storage):
+        for stored in bucket_objects(storage):
+            if not stored.name.startswith(f"{QUARANTINE}/"):
+                yield stored.name, stored.size, stored.modified.timestamp()
+        return
     if root is None:
         folders = [""]
         while folders:
@@ -291,7 +310,7 @@ def _stored_files(storage, root: str | None):
             subfolders, files = storage.listdir(folder)
             prefix = f"{folder}/" if folder else ""
             folders += [f"{prefix}{sub}" for sub in subfolders if prefix or sub != QUARANTINE]
-            yield from (f"{prefix}{name}" for name in files)
+            yield from ((f"{prefix}{name}", None, None) for name in files)
         return
     folders = [("", root)] if os.path.isdir(root) else []  # nothing stored yet
     while folders:
@@ -302,7 +321,7 @@ def _stored_files(storage, root: str | None):
                     if prefix or entry.name != QUARANTINE:
                         folders.append((f"{prefix}{entry.name}/", entry.path))
                 elif entry.is_file():
-                    yield f"{prefix}{entry.name}"
+                    yield f"{prefix}{entry.name}", None, None
 
 
 @register("FIL-007", severity="info", model="attachments.Attachment", storage=True)
@@ -313,10 +332,11 @@ def stored_files_referenced(context: CheckContext):
     root = _local_root(storage)
     referenced = set(Attachment.all_objects.values_list("file", flat=True).iterator(chunk_size=10_000))
     settled_before = time.time() - UNREFERENCED_MIN_AGE
-    for name in sorted(set(_stored_files(storage, root)) - referenced):
-        if root is None:
+    unreferenced = sorted(entry for entry in _stored_files(storage, root) if entry[0] not in referenced)
+    for name, size, modified in unreferenced:  # a bucket's listing gave size and time, other walks did not
+        if modified is None and root is None:
             modified, size = storage.get_modified_time(name).timestamp(), storage.size(name)
-        else:
+        elif modified is None:
             try:
                 status = os.stat(_local_path(storage, root, name))
             except FileNotFoundError:  # removed since the walk

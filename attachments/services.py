@@ -69,21 +69,40 @@ def check_size(size: int) -> None:
 
 
 class HashingFile(File):
-    """Hands an upload's chunks to the storage, counting and hashing them on the way (one pass, no full read)."""
+    """Hands an upload to the storage, counting and hashing its bytes on the way (one pass, no full read).
+
+    The filesystem storage takes chunks(); a bucket's uploader calls read() instead, and may seek back and read
+    again (to checksum a part, or to retry it): only bytes past the furthest point read so far are counted."""
 
     def __init__(self, uploaded_file):
         super().__init__(uploaded_file, name=uploaded_file.name)
         self.bytes_read = 0
         self.sha256 = hashlib.sha256()
 
+    def _count(self, data: bytes, position: int) -> None:
+        if position > self.bytes_read:
+            raise ValueError("The upload was read out of order; its checksum cannot be computed.")
+        new = data[self.bytes_read - position :]
+        if not new:
+            return
+        self.bytes_read += len(new)
+        if self.bytes_read > MAX_SIZE:  # the declared size lied: stop writing once past the limit
+            check_size(self.bytes_read)
+        self.sha256.update(new)
+
     def chunks(self, chunk_size=None):
         self.file.seek(0)
+        position = 0
         for chunk in self.file.chunks(chunk_size):
-            self.bytes_read += len(chunk)
-            if self.bytes_read > MAX_SIZE:  # the declared size lied: stop writing once past the limit
-                check_size(self.bytes_read)
-            self.sha256.update(chunk)
+            self._count(chunk, position)
+            position += len(chunk)
             yield chunk
+
+    def read(self, size=-1):
+        position = self.file.tell()
+        data = self.file.read(size)
+        self._count(data, position)
+        return data
 
 
 def _target_label(target) -> str:

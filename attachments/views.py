@@ -1,6 +1,7 @@
 import logging
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
@@ -20,6 +21,7 @@ from attachments.services import (
     attachment_can_view,
     target_is_deleted,
 )
+from attachments.storage import is_bucket, open_stream, signed_download_url
 from audit.access import log_access
 from ip2a.views import RestoreView, SoftDeleteView
 
@@ -63,23 +65,43 @@ class AttachmentFilesView(View):
 
 
 class AttachmentDownloadView(View):
-    """Stream one stored file to a user allowed to download it, and log the download."""
+    """Send one stored file to a user allowed to download it, and log the download: streamed through the app,
+    or for a bucket with ATTACHMENTS_S3_SIGNED_URL_SECONDS set, a redirect to a URL signed for that long."""
 
     http_method_names = ["get"]
+    block_size = 256 * 1024  # bytes read from the storage (and sent) at a time
 
     def get(self, request, pk):
         attachment = get_object_or_404(Attachment.all_objects.select_related("target_type"), pk=pk)
         if not attachment_can_download(request.user, attachment):
             raise PermissionDenied
+        storage, name = attachment.file.storage, attachment.file.name
+        seconds = settings.ATTACHMENTS_S3_SIGNED_URL_SECONDS if is_bucket(storage) else 0
         try:
-            stored = attachment.file.storage.open(attachment.file.name, "rb")
+            if seconds:
+                # A URL gets signed whether or not its object exists: ask first, so a missing file is our 404.
+                if not storage.exists(name):
+                    raise FileNotFoundError(name)
+                # Whoever holds the URL can download the file until it expires; the access is logged now.
+                url = signed_download_url(
+                    storage,
+                    name,
+                    filename=attachment.original_name,
+                    content_type=attachment.content_type,
+                    seconds=seconds,
+                )
+                response = HttpResponseRedirect(url)
+            else:
+                stored, size = open_stream(storage, name)
+                response = FileResponse(
+                    stored, as_attachment=True, filename=attachment.original_name, content_type=attachment.content_type
+                )
+                response.block_size = self.block_size
+                response["Content-Length"] = size
         except FileNotFoundError:
-            logger.warning("Attachment %s: its stored file %s is missing.", attachment.pk, attachment.file.name)
+            logger.warning("Attachment %s: its stored file %s is missing.", attachment.pk, name)
             raise Http404("The file of this attachment is missing.") from None
         log_access(request, action="download", obj=attachment)
-        response = FileResponse(
-            stored, as_attachment=True, filename=attachment.original_name, content_type=attachment.content_type
-        )
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private, no-store"
         return response

@@ -3,6 +3,10 @@
 A backup is a folder holding ``database.dump`` (pg_dump custom format), ``attachments/`` (a copy of the
 attachment storage, sparse files kept sparse) and ``manifest.json`` (every file with its size and SHA-256,
 the migration state, the time and the IP2A version).
+
+With the attachments in an S3 bucket (ATTACHMENTS_S3_BUCKET) a backup holds the database only, and its manifest
+names the bucket: the files stay in the bucket, whose versioning (and replication) protect them. Copying a
+whole bucket through this machine on every backup would not scale, and a restore cannot roll a bucket back.
 """
 
 import errno
@@ -13,9 +17,10 @@ import shutil
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import storages
+from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection
 
+from attachments.storage import describe, is_bucket
 from ip2a import embedded
 
 MANIFEST = "manifest.json"
@@ -59,10 +64,18 @@ def pg_env() -> dict[str, str]:
     return env
 
 
-def attachments_root() -> Path:
+def attachments_bucket() -> str | None:
+    """``s3://bucket/prefix/`` when the attachment files live in a bucket (backups then leave them out), else None."""
     storage = storages["attachments"]
-    if not hasattr(storage, "location"):
-        raise BackupError("Backup and restore need the attachments storage on the local filesystem.")
+    return describe(storage) if is_bucket(storage) else None
+
+
+def attachments_root() -> Path:
+    """The local folder of the attachment storage, whose files a backup copies."""
+    storage = storages["attachments"]
+    # Not hasattr(storage, "location"): a bucket's location is a key prefix, never a local folder.
+    if not isinstance(storage, FileSystemStorage):
+        raise BackupError("Backup and restore need the attachments storage in a local folder or an S3 bucket.")
     return Path(storage.location)
 
 
@@ -150,7 +163,9 @@ def server_version() -> str:
         return cursor.fetchone()[0]
 
 
-def write_manifest(folder: Path, *, created_at: str, run_id: int, dump: dict, files: list[dict]) -> dict:
+def write_manifest(
+    folder: Path, *, created_at: str, run_id: int, dump: dict, files: list[dict], bucket: str | None = None
+) -> dict:
     manifest = {
         "format": FORMAT,
         "ip2a_version": settings.IP2A_VERSION,
@@ -161,6 +176,8 @@ def write_manifest(folder: Path, *, created_at: str, run_id: int, dump: dict, fi
         "migrations": migration_state(),
         "files": [dump, *files],
     }
+    if bucket:
+        manifest["attachments_bucket"] = bucket  # the files are not in this backup: they stay there
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 

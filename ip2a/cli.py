@@ -33,8 +33,10 @@ DESCRIPTIONS = {
     "integrity": "Run the integrity checks; --repair [--apply] repairs (manage.py integrity / repair).",
     "load": "Run the Locust load test (manage.py loadtest).",
     "reset": "Empty every domain table and the attachment storage (manage.py reset).",
-    "backup": "Dump the database and copy the attachment files, with a verified manifest (manage.py backup).",
-    "restore": "Verify a backup, then replace the database and the attachment files with it (manage.py restore).",
+    "backup": "Dump the database and copy the attachment files (files in an S3 bucket stay there), with a "
+    "verified manifest (manage.py backup).",
+    "restore": "Verify a backup, then replace the database and the attachment files with it (a bucket is left "
+    "as it is) (manage.py restore).",
     "all": "seed → integrity → repair --apply → integrity → load, with PASSED/FAILED per step.",
 }
 

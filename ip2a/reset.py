@@ -5,8 +5,10 @@ import shutil
 
 import pghistory.models
 from django.apps import apps
-from django.core.files.storage import storages
+from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection
+
+from attachments.storage import bucket_delete, bucket_objects, is_bucket
 
 DOMAIN_APPS = ("organizations", "members", "training", "attachments")
 
@@ -49,10 +51,18 @@ def truncate(*, with_history: bool = False) -> tuple[list[str], list[str]]:
 
 
 def empty_attachments_storage() -> int:
-    """Delete every file under the attachments storage; return how many files went."""
+    """Delete every file under the attachments storage; return how many files went.
+
+    In a bucket that is every object under its prefix (with versioning on, the old versions stay until the
+    bucket's lifecycle rule expires them)."""
     storage = storages["attachments"]
     removed = 0
-    if hasattr(storage, "location"):  # local filesystem: remove the tree, keep the folder
+    if is_bucket(storage):
+        names = [stored.name for stored in bucket_objects(storage)]
+        bucket_delete(storage, names)
+        return len(names)
+    # Not hasattr(storage, "location"): a bucket has one too, a key prefix that must never be taken for a folder.
+    if isinstance(storage, FileSystemStorage):  # local filesystem: remove the tree, keep the folder
         root = storage.location
         if not os.path.isdir(root):
             return 0

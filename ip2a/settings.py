@@ -4,6 +4,7 @@ See the README's "Configuration" section for every variable. With DATABASE_URL u
 the process attaches to the embedded PostgreSQL server under var/pgdata, starting it when needed.
 """
 
+import importlib.util
 import ipaddress
 import secrets
 from pathlib import Path
@@ -143,7 +144,22 @@ _default_db |= {
     "TEST": {"NAME": env_str("IP2A_TEST_DATABASE") or None},
 }
 DATABASES = {"default": _default_db}
-# [owner-role block: DATABASE_OWNER_URL]
+# Two roles (docs/deploy.md): migrations and the destructive operator commands (seed, reset, restore) log in
+# as the tables' owner from DATABASE_OWNER_URL; the portal's own role (DATABASE_URL) may then read and write
+# rows but only append to the history and the access log (ip2a/dbroles.py). Unset: one role does everything.
+DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL")
+DATABASE_OWNER = None
+if DATABASE_OWNER_URL:
+    try:
+        DATABASE_OWNER = database_from_url(DATABASE_OWNER_URL)
+    except ImproperlyConfigured as exc:
+        raise ImproperlyConfigured(str(exc).replace("DATABASE_URL", "DATABASE_OWNER_URL")) from None
+    if not DATABASE_URL or not _default_db["USER"]:
+        raise ImproperlyConfigured("DATABASE_OWNER_URL needs a DATABASE_URL that names the app's role (its user).")
+    if DATABASE_OWNER["NAME"] != _default_db["NAME"]:
+        raise ImproperlyConfigured("DATABASE_OWNER_URL and DATABASE_URL must name the same database.")
+    if DATABASE_OWNER["USER"] in {"", _default_db["USER"]}:
+        raise ImproperlyConfigured("DATABASE_OWNER_URL must name the owner role, another role than DATABASE_URL's.")
 # A read replica (ip2a/routers.py): the GETs of read-only pages (lists, exports, record pages, search, the
 # dashboard, history) read from it; writes, reads inside transactions, sessions and permissions use the primary.
 # After a write the browser reads from the primary for DATABASE_REPLICA_PIN_SECONDS, so it sees its own change
@@ -256,6 +272,55 @@ WHITENOISE_USE_FINDERS = not DEPLOYED  # dev and tests serve straight from the s
 if not DEPLOYED:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it even when it serves from finders
 ATTACHMENTS_DIR = Path(env_str("ATTACHMENTS_DIR") or VAR_DIR / "attachments")
+# Attachments in an S3-compatible bucket (django-storages, the `s3` extra) instead of ATTACHMENTS_DIR. Objects stay
+# private: downloads still pass the download view, which streams them, or with ATTACHMENTS_S3_SIGNED_URL_SECONDS > 0
+# redirects to a signed URL valid that long. Without access keys boto3's default chain applies (AWS_* variables,
+# an instance or task role).
+ATTACHMENTS_S3_BUCKET = env_str("ATTACHMENTS_S3_BUCKET")
+ATTACHMENTS_S3_ENDPOINT_URL = env_str("ATTACHMENTS_S3_ENDPOINT_URL")  # blank: AWS itself
+ATTACHMENTS_S3_REGION = env_str("ATTACHMENTS_S3_REGION")
+ATTACHMENTS_S3_ACCESS_KEY_ID = env_str("ATTACHMENTS_S3_ACCESS_KEY_ID")
+ATTACHMENTS_S3_SECRET_ACCESS_KEY = env_str("ATTACHMENTS_S3_SECRET_ACCESS_KEY")
+ATTACHMENTS_S3_PREFIX = env_str("ATTACHMENTS_S3_PREFIX", "attachments").strip("/")  # "" for the whole bucket
+ATTACHMENTS_S3_SERVER_SIDE_ENCRYPTION = env_str("ATTACHMENTS_S3_SERVER_SIDE_ENCRYPTION")  # "", AES256 or aws:kms
+ATTACHMENTS_S3_SIGNED_URL_SECONDS = env_int("ATTACHMENTS_S3_SIGNED_URL_SECONDS", 0)  # 0: stream through the app
+_s3_without_bucket = [
+    name
+    for name in (
+        "ATTACHMENTS_S3_ENDPOINT_URL",
+        "ATTACHMENTS_S3_REGION",
+        "ATTACHMENTS_S3_ACCESS_KEY_ID",
+        "ATTACHMENTS_S3_SECRET_ACCESS_KEY",
+        "ATTACHMENTS_S3_SERVER_SIDE_ENCRYPTION",
+        "ATTACHMENTS_S3_SIGNED_URL_SECONDS",
+    )
+    if globals()[name]
+]
+if _s3_without_bucket and not ATTACHMENTS_S3_BUCKET:
+    # Most likely a misspelt bucket variable: refuse rather than quietly store on the local disk.
+    raise ImproperlyConfigured(
+        f"{', '.join(_s3_without_bucket)} set without ATTACHMENTS_S3_BUCKET: set the bucket to store attachments "
+        "in it, or unset them to keep attachments in ATTACHMENTS_DIR."
+    )
+if ATTACHMENTS_S3_BUCKET:
+    if not (importlib.util.find_spec("storages") and importlib.util.find_spec("boto3")):
+        raise ImproperlyConfigured(
+            "ATTACHMENTS_S3_BUCKET is set but django-storages and boto3 are not installed: install the s3 extra "
+            "(pip install -e '.[s3]')."
+        )
+    if bool(ATTACHMENTS_S3_ACCESS_KEY_ID) != bool(ATTACHMENTS_S3_SECRET_ACCESS_KEY):
+        raise ImproperlyConfigured(
+            "Set both ATTACHMENTS_S3_ACCESS_KEY_ID and ATTACHMENTS_S3_SECRET_ACCESS_KEY, or neither (boto3's "
+            "default credentials)."
+        )
+    if ATTACHMENTS_S3_ENDPOINT_URL and not ATTACHMENTS_S3_ENDPOINT_URL.startswith(("https://", "http://")):
+        raise ImproperlyConfigured(
+            f"ATTACHMENTS_S3_ENDPOINT_URL must be an https:// (or http://) URL, not {ATTACHMENTS_S3_ENDPOINT_URL!r}."
+        )
+    if ATTACHMENTS_S3_SERVER_SIDE_ENCRYPTION not in {"", "AES256", "aws:kms"}:
+        raise ImproperlyConfigured("ATTACHMENTS_S3_SERVER_SIDE_ENCRYPTION must be AES256, aws:kms or empty.")
+    if not 0 <= ATTACHMENTS_S3_SIGNED_URL_SECONDS <= 604_800:  # SigV4 URLs live at most 7 days
+        raise ImproperlyConfigured("ATTACHMENTS_S3_SIGNED_URL_SECONDS must be 0 (stream) to 604800 (7 days).")
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -268,6 +333,30 @@ STORAGES = {
     },
     # Private documents: outside STATIC and MEDIA, served only by the authorised download view.
     "attachments": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ATTACHMENTS_S3_BUCKET,
+            "endpoint_url": ATTACHMENTS_S3_ENDPOINT_URL or None,
+            "region_name": ATTACHMENTS_S3_REGION or None,
+            # None leaves the keys to boto3's default chain.
+            "access_key": ATTACHMENTS_S3_ACCESS_KEY_ID or None,
+            "secret_key": ATTACHMENTS_S3_SECRET_ACCESS_KEY or None,
+            "location": ATTACHMENTS_S3_PREFIX,
+            # No ACL on objects: they are as private as the bucket, and a bucket with ACLs disabled (AWS's
+            # default) refuses uploads that carry one.
+            "default_acl": None,
+            "querystring_auth": True,  # url() only ever gives signed URLs; custom_domain would give plain ones
+            "custom_domain": None,
+            "file_overwrite": False,
+            "signature_version": "s3v4",
+            "object_parameters": {"ServerSideEncryption": ATTACHMENTS_S3_SERVER_SIDE_ENCRYPTION}
+            if ATTACHMENTS_S3_SERVER_SIDE_ENCRYPTION
+            else {},
+            "max_memory_size": 5 * 1024 * 1024,  # a whole-file read spills to a temporary file past 5 MB
+        },
+    }
+    if ATTACHMENTS_S3_BUCKET
+    else {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": ATTACHMENTS_DIR, "base_url": "/attachments-are-never-served-directly/"},
     },

@@ -22,8 +22,9 @@ from django.db import connection
 from faker.providers.person.en_US import Provider as PersonProvider
 
 from attachments.models import TARGET_CATEGORIES, Attachment, AttachmentCategory
+from attachments.storage import is_bucket
 from ip2a.seed import text
-from ip2a.seed.loader import SparseFiles, allocate_ids, copy_rows, zero_digests
+from ip2a.seed.loader import BucketFiles, SparseFiles, allocate_ids, copy_rows, zero_digests
 from ip2a.seed.volumes import STRESS, Volumes
 from members.models import Member, MemberClassification, MemberEmployment, MemberStatus
 from members.services import member_convert_graduate
@@ -842,15 +843,16 @@ class Seeder:
         return copy_rows(Attachment, rows, progress)
 
     def start_files(self) -> None:
-        """Create the planned files in a background thread: it is kernel work, which overlaps the database
-        phases instead of adding to them."""
-        sparse = SparseFiles(storages["attachments"].location)
+        """Create the planned files in a background thread: it is kernel (or network) work, which overlaps the
+        database phases instead of adding to them."""
+        storage = storages["attachments"]
+        maker = BucketFiles(storage) if is_bucket(storage) else SparseFiles(storage.location)
         files = [(f["name"], f["size"]) for f in self.attachment_plan]
         self.file_error = None
 
         def make():
             try:
-                sparse.create_many(files)
+                maker.create_many(files)
             except BaseException as exc:  # reported by seed_attachments
                 self.file_error = exc
 

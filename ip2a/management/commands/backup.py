@@ -9,6 +9,7 @@ from ip2a.backup import (
     ATTACHMENTS,
     DUMP,
     BackupError,
+    attachments_bucket,
     attachments_root,
     copy_tree,
     pg_env,
@@ -22,7 +23,8 @@ from ip2a.commands import ALLOW, OperatorCommand
 class Command(OperatorCommand):
     help = (
         "Back up the database (pg_dump custom format) and the attachment files (sparse files kept sparse) into "
-        "one folder, with a manifest of every file's size and SHA-256. Not destructive; allowed in production."
+        "one folder, with a manifest of every file's size and SHA-256; attachments in an S3 bucket stay there "
+        "(the bucket's versioning protects them). Not destructive; allowed in production."
     )
     production = ALLOW
 
@@ -56,16 +58,23 @@ class Command(OperatorCommand):
             self.info.write(f"  database: {dump['size']:,} bytes in {timings['database']:.1f} s")
 
             started = time.monotonic()
-            source = attachments_root()
-            self.info.write(f"Copying the attachments from {source} …")
-            files = copy_tree(source, folder / ATTACHMENTS)
+            if bucket := attachments_bucket():
+                self.info.write(f"Not copying the attachments: they live in {bucket}, protected by its versioning.")
+                files = []
+            else:
+                source = attachments_root()
+                self.info.write(f"Copying the attachments from {source} …")
+                files = copy_tree(source, folder / ATTACHMENTS)
             timings["attachments"] = round(time.monotonic() - started, 3)
             total = sum(entry["size"] for entry in files)
             self.info.write(f"  attachments: {len(files):,} files, {total:,} bytes in {timings['attachments']:.1f} s")
         except BackupError as exc:
             return 1, f"Backup failed: {exc}", {"folder": str(folder), "timings": timings}
-        write_manifest(folder, created_at=now.isoformat(), run_id=self.run_id, dump=dump, files=files)
+        write_manifest(folder, created_at=now.isoformat(), run_id=self.run_id, dump=dump, files=files, bucket=bucket)
         summary = {"folder": str(folder), "database_bytes": dump["size"], "files": len(files), "file_bytes": total}
+        if bucket:
+            line = f"Backed up the database ({dump['size']:,} bytes) to {folder}; the attachments stay in {bucket}"
+            return 0, line, {**summary, "attachments_bucket": bucket, "timings": timings}
         line = (
             f"Backed up the database ({dump['size']:,} bytes) and {len(files):,} files ({total:,} bytes) to {folder}"
         )

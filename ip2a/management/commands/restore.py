@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.core.management import call_command
@@ -16,8 +17,20 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from audit.models import CommandOutcome, CommandRun
-from ip2a.backup import ATTACHMENTS, CHUNK, DUMP, BackupError, attachments_root, copy_tree, pg_env, pg_tool, verify
+from ip2a.backup import (
+    ATTACHMENTS,
+    CHUNK,
+    DUMP,
+    BackupError,
+    attachments_bucket,
+    attachments_root,
+    copy_tree,
+    pg_env,
+    pg_tool,
+    verify,
+)
 from ip2a.commands import FORCE, OperatorCommand
+from ip2a.dbroles import grant_app_privileges, owner_connection
 
 CONFIRMATION = "REPLACE ALL DATA"
 
@@ -26,7 +39,8 @@ class Command(OperatorCommand):
     help = (
         "Restore a folder written by `backup`: verify its manifest (refused when any file is missing, changed or "
         "extra), replace the whole database (one transaction) and the attachment files, empty the cache, then run "
-        "the integrity checks. Needs --yes off a terminal; needs --force in production."
+        "the integrity checks. Attachments in an S3 bucket are left as they are: only the database is restored. "
+        "Needs --yes off a terminal; needs --force in production."
     )
     production = FORCE
 
@@ -36,6 +50,10 @@ class Command(OperatorCommand):
         parser.add_argument("--input", metavar="DIR", help="The backup folder (instead of the positional DIR).")
         parser.add_argument("--yes", action="store_true", help="Do not ask for the typed confirmation.")
         parser.add_argument("--no-integrity", action="store_true", help="Skip the integrity run at the end.")
+
+    def handle(self, *args, **options):
+        with owner_connection():  # dropping and recreating the schema is the owner's
+            super().handle(*args, **options)
 
     def run(self, *, folder, input, yes, no_integrity, **options):
         if not (folder or input) or (folder and input and folder != input):
@@ -55,12 +73,17 @@ class Command(OperatorCommand):
             line += "; nothing changed"
             return 1, line, {"problems": problems[:100]}
         self.info.write(f"  {len(manifest['files']):,} files verified in {timings['verify']:.1f} s")
+        bucket, files_in = attachments_bucket(), manifest.get("attachments_bucket")
+        if refusal := bucket_refusal(folder, manifest, bucket, files_in):
+            return 1, f"Refusing to restore {folder}: {refusal}; nothing changed", {}
         if not yes:
             if not sys.stdin.isatty():
                 return 2, "Refusing to restore without --yes (no terminal to confirm on)", {}
             answer = input(f"This replaces every row and file with the backup. Type {CONFIRMATION}: ")
             if answer.strip() != CONFIRMATION:
                 return 2, "Restore cancelled: the confirmation did not match", {}
+        if bucket:
+            return self.restore_database_only(folder, manifest, bucket, files_in, timings, no_integrity)
         try:
             root = attachments_root()
         except BackupError as exc:
@@ -96,6 +119,32 @@ class Command(OperatorCommand):
 
         summary = {"folder": str(folder), "files": len(copied), "backup_created_at": manifest.get("created_at")}
         line = f"Restored {folder} (backup of {manifest.get('created_at')}): the database and {len(copied):,} files"
+        return self.finish(line, summary, timings, no_integrity)
+
+    def restore_database_only(self, folder, manifest, bucket, files_in, timings, no_integrity):
+        """Attachments in a bucket: restore the database and leave the bucket's objects as they are."""
+        if files_in and files_in != bucket:
+            self.stderr.write(
+                self.style.WARNING(f"The backup's attachments were in {files_in}; this site's are in {bucket}.")
+            )
+        try:
+            started = time.monotonic()
+            self.info.write(f"Restoring the database {connection.settings_dict['NAME']} (one transaction) …")
+            self.restore_database(folder / DUMP, manifest)
+            timings["database"] = round(time.monotonic() - started, 3)
+        except BackupError as exc:
+            return 1, f"Restore failed: {exc}", {"timings": timings}
+        cache.clear()
+        ContentType.objects.clear_cache()
+        summary = {"folder": str(folder), "files": 0, "backup_created_at": manifest.get("created_at")}
+        line = (
+            f"Restored {folder} (backup of {manifest.get('created_at')}): the database; the attachments in {bucket} "
+            "were left as they are"
+        )
+        return self.finish(line, summary | {"attachments_bucket": bucket}, timings, no_integrity)
+
+    def finish(self, line, summary, timings, no_integrity):
+        """Run the integrity checks after a restore (unless told not to) and give the command's outcome."""
         if no_integrity:
             return 0, line, {**summary, "timings": timings}
         started = time.monotonic()
@@ -128,7 +177,7 @@ class Command(OperatorCommand):
                 env=pg_env(),
             )
             producer = subprocess.Popen(
-                [pg_tool("pg_restore"), "--no-owner", "--file=-", str(dump)],
+                [pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--file=-", str(dump)],
                 stdout=subprocess.PIPE,
                 stderr=restore_errors,
             )
@@ -152,6 +201,8 @@ class Command(OperatorCommand):
                 detail = (restore_errors.read() + psql_errors.read()).decode(errors="replace").strip()
                 raise BackupError(f"the database restore failed and was rolled back: {detail[-2000:]}")
         self.keep_own_run(own_run)
+        if settings.DATABASE_OWNER:
+            grant_app_privileges()  # the dump's own grants were skipped: they may name roles this server lacks
         # The dump was taken while the backup run was still running: record its end as the backup has it.
         CommandRun.objects.filter(pk=manifest.get("run_id"), outcome=CommandOutcome.RUNNING).update(
             outcome=CommandOutcome.SUCCEEDED, exit_code=0, finished_at=manifest.get("created_at")
@@ -168,6 +219,23 @@ class Command(OperatorCommand):
         table = CommandRun._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT max(id) FROM {table}))", [table])
+
+
+def bucket_refusal(folder: Path, manifest: dict, bucket: str | None, files_in: str | None) -> str | None:
+    """Why a backup cannot be restored where this site keeps its attachments, or None when it can."""
+    copies = sum(1 for entry in manifest["files"] if entry["path"] != DUMP)
+    if bucket and copies:
+        return (
+            f"it holds {copies:,} attachment files but this site keeps them in {bucket}, which a restore leaves as "
+            f"it is. Copy them there first (e.g. aws s3 sync {folder / ATTACHMENTS}/ {bucket}), or restore with "
+            "ATTACHMENTS_S3_BUCKET unset"
+        )
+    if files_in and not bucket:
+        return (
+            f"it holds the database only (its attachments are in {files_in}), and restoring it would empty this "
+            "site's attachments folder. Set ATTACHMENTS_S3_BUCKET (and its other variables) to that bucket"
+        )
+    return None
 
 
 def swap(source: Path, root: Path) -> None:
