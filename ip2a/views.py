@@ -11,22 +11,25 @@
 """
 
 import contextlib
+import re
 from collections import OrderedDict
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
-from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.generic import CreateView, DetailView, FormView, UpdateView
@@ -37,7 +40,7 @@ from django_filters.views import FilterView
 from audit.access import log_access
 from audit.history import history_reason
 from ip2a.auth import grants
-from ip2a.caching import data_versions, epoch, keep, query_versions, sql_versions, version_key
+from ip2a.caching import data_versions, epoch, keep, query_versions, sql_versions, table_versions, version_key
 from ip2a.forms import ReasonForm, integrity_error_message, reason_field
 from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
@@ -48,6 +51,17 @@ from ip2a.roles import INSTRUCTOR
 # FILTER_FORMS_KEPT are held.
 FILTER_FORMS_KEPT = 1000
 _filter_forms: OrderedDict = OrderedDict()
+
+# Kept list pages (FilteredListView.kept_page), per process: what a page's cache key holds besides the data
+# versions, and which tables those are, found by the page's last full render; the oldest go once PAGES_KEPT
+# are held. The key of an entry holds everything its parts depend on (role set, query, day, cache epoch).
+PAGES_KEPT = 2000
+_kept_pages: OrderedDict = OrderedDict()
+# base.html wraps a page's content in these when the view asks (kept_markers), so the content can be kept apart
+# from the header, which holds the user's name and CSRF token.
+CONTENT_START, CONTENT_END = "<!--kept-content-->", "<!--/kept-content-->"
+TITLE_RE = re.compile(r"<title>(.*?) · IP2A</title>", re.S)
+KEPT_PAGE_TEMPLATE = "generic/kept_page.html"
 
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -111,10 +125,86 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         return names
 
     def get(self, request, *args, **kwargs):
+        kept = self.kept_page()
+        if kept is not None:
+            return kept
         response = super().get(request, *args, **kwargs)
         if self.filterset.is_bound and not self.filterset.is_valid():
             response.status_code = 400  # malformed filter values: say so, never show "no rows" as if valid
+        else:
+            self.remember_page(response)
         return response
+
+    def page_memo_key(self) -> tuple | None:
+        """What a kept page depends on besides the data: view, path, whole query string, full page or htmx
+        partial, role set, day and cache epoch; None for requests never served from a kept page (exports,
+        instructors, whose lists depend on their own cohorts, and lists that keep nothing)."""
+        request = self.request
+        if self.results_cache_models is None or not self.static_filter_form or "export" in request.GET:
+            return None
+        user = request.user
+        user_grants = grants(user)
+        if INSTRUCTOR in user_grants.roles:
+            return None
+        partial = bool(request.htmx and not request.htmx.history_restore_request)
+        query = tuple(sorted((name, tuple(values)) for name, values in request.GET.lists()))
+        scope = (user_grants.digest, user.is_superuser)
+        return (type(self).__qualname__, request.path, query, partial, scope, timezone.localdate(), epoch())
+
+    def kept_page(self) -> HttpResponse | None:
+        """The page from the shared cache, without building the FilterSet, compiling the list's SQL or rendering
+        anything but the header: possible once this process has rendered the same page (same query and role
+        set) in full, and served while the data versions of every table it shows are unchanged. The kept part
+        is the content under the header (for htmx refreshes, the results); the header is rendered for the user.
+        Pages with messages to show are rendered in full."""
+        memo_key = self.page_memo_key()
+        found = _kept_pages.get(memo_key) if memo_key else None
+        if found is None or len(get_messages(self.request)):
+            return None
+        parts, tables = found
+        model = self.filterset_class._meta.model
+        versions = table_versions(tables, using=router.db_for_read(model))
+        kept = cache.get(version_key(*parts, versions=versions))
+        if kept is None:
+            return None
+        if memo_key[3]:  # an htmx refresh: the results alone
+            response = HttpResponse(kept)
+        else:
+            title, content = kept
+            context = {"kept_title": mark_safe(title), "kept_content": mark_safe(content)}  # noqa: S308 (rendered by us)
+            response = render(self.request, KEPT_PAGE_TEMPLATE, context)
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+
+    def remember_page(self, response) -> None:
+        """After a full render: keep the page's content (an htmx refresh's results are kept already, under the
+        results key) and note in this process what its key is made of, for kept_page()."""
+        memo_key = self.page_memo_key()
+        results = getattr(self, "results_parts", None)
+        form = getattr(self, "filter_form_parts", None)
+        if memo_key is None or results is None or response.status_code != 200:
+            return
+        if memo_key[3]:
+            parts, versions = results, self.results_versions
+        else:
+            if form is None:
+                return
+            response.render()
+            html = response.content.decode()
+            start, end = html.find(CONTENT_START), html.find(CONTENT_END)
+            title = TITLE_RE.search(html)
+            if start < 0 or end < 0 or title is None:
+                return
+            content = html[start + len(CONTENT_START) : end]
+            response.content = html[:start] + content + html[end + len(CONTENT_END) :]
+            choices, choice_versions = form
+            parts = ("page", results, choices)
+            versions = {**self.results_versions, **choice_versions}
+            keep(version_key(*parts, versions=versions), (title.group(1), content))
+        _kept_pages[memo_key] = (parts, frozenset(versions))
+        if len(_kept_pages) > PAGES_KEPT:
+            with contextlib.suppress(KeyError):  # another thread may have emptied it meanwhile
+                _kept_pages.popitem(last=False)
 
     def get_context_data(self, **kwargs):
         """Add the export formats the user may use, the model's names, the filter form once rendered and the
@@ -137,6 +227,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             context["results_html"] = results_html
         if self.static_filter_form and not self.request.htmx:  # an htmx refresh renders only the results
             context["filter_form_html"] = self.filter_form_html()
+            context["kept_markers"] = self.page_memo_key() is not None
         return context
 
     def prepare_results(self, context) -> None:
@@ -164,6 +255,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         scope = (grants(user).digest, user.is_superuser)  # what the user may do (links, columns), not who
         rows = (sql, tuple(map(repr, params)))
         parts = ("results", type(self).__qualname__, self.request.path, query, scope, rows, timezone.localdate())
+        self.results_parts = parts
         return version_key(*parts, versions=versions)
 
     def filter_form_html(self) -> str:
@@ -185,6 +277,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         versions = query_versions(*querysets, known=getattr(self, "results_versions", None)) if querysets else {}
         if versions is None:
             return render_to_string("generic/filter_fields.html", {"filter": self.filterset})
+        self.filter_form_parts = (tuple(choices), versions)  # what a kept page's key needs of the form
         key = (
             self.filterset_class,
             tuple(self.filterset.filters),
