@@ -1,7 +1,10 @@
-"""Template context every page needs: the product version and the navigation the user may see."""
+"""Template context every page needs: the product version, the navigation the user may see and the header's
+links."""
+
+import functools
 
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 
 # (label, URL name, permission needed). A section appears once its URL exists and the user may open it.
 NAVIGATION = [
@@ -24,14 +27,39 @@ SUBNAVIGATION = {
 }
 
 
+# The header's links on every page (base.html): name in the template → URL name.
+HEADER_LINKS = {
+    "dashboard": "dashboard",
+    "search": "search",
+    "admin": "admin:index",
+    "password_change": "password_change",
+    "logout": "logout",
+}
+
+
+@functools.cache
+def _url(url_name: str, script_prefix: str) -> str | None:
+    """reverse() of a URL name without arguments, once per process and script prefix (the URLconf does not
+    change while the process runs); None when it has no URL."""
+    try:
+        return reverse(url_name)
+    except NoReverseMatch:
+        return None
+
+
+@functools.cache
+def _header_links(script_prefix: str) -> dict[str, str]:
+    return {name: _url(url_name, script_prefix) for name, url_name in HEADER_LINKS.items()}
+
+
 def _entries(request, user, table, *, section: bool = False):
     """The entries of a navigation table whose URL exists and whose permission the user holds; with
     ``section`` an entry is active anywhere under its URL's first path segment (/training/…)."""
     entries = []
+    script_prefix = get_script_prefix()
     for label, url_name, permission in table:
-        try:
-            url = reverse(url_name)
-        except NoReverseMatch:
+        url = _url(url_name, script_prefix)
+        if url is None:
             continue
         if user.has_perm(permission):
             prefix = "/" + url.strip("/").split("/")[0] + "/" if section else url
@@ -54,4 +82,5 @@ def portal(request):
         "ip2a_env": settings.IP2A_ENV,
         "navigation": nav,
         "subnavigation": subnav,
+        "header_links": _header_links(get_script_prefix()),
     }
