@@ -5,7 +5,6 @@ each closes its connection after the response, so keep-alive timeouts never bite
 back these numbers are in docs/benchmarks.md.
 """
 
-import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
@@ -14,7 +13,11 @@ bind = os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '127.0.0.1')
 # noise of each other, 5 and 8 lose 5-20% to context switching beside PostgreSQL on the same cores, and gthread
 # (3 x 4 threads) lost up to half on the member page. Hence sync workers, cores + 1 of them.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() + 1)
+# "Cores" are the ones this process may run on: a container pinned to CPUs (cpuset) counts only those, where
+# cpu_count() would count the whole host's. A --cpus quota does not show here, so docker-compose.yml sets
+# WEB_CONCURRENCY itself; each worker holds a database connection (docs/scaling.md).
+cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # macOS lacks it
+workers = int(os.environ.get("WEB_CONCURRENCY") or cores + 1)
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))  # only the gthread worker class uses threads
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))  # seconds; only gthread/async workers keep connections
 # Pages answer in milliseconds, but previewing or importing a 20,000-row file takes up to a minute or two.

@@ -45,12 +45,18 @@ def client_ip(request) -> str:
 
 class RequestIdMiddleware:
     """Give every request an id and its client address; answer the id as X-Request-ID. First in the stack, so
-    even responses made by later middleware (HTTPS redirects, CSRF failures) carry the id."""
+    even responses made by later middleware (HTTPS redirects, CSRF failures) carry the id.
+
+    It also drops X-Forwarded-Proto unless the request came straight from a trusted proxy: Django's
+    SECURE_PROXY_SSL_HEADER believes that header from any address, so a client reaching gunicorn directly could
+    otherwise claim HTTPS (secure cookies, no redirect, https in CSRF origin checks)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if not _is_trusted(request.META.get("REMOTE_ADDR", "")):
+            request.META.pop("HTTP_X_FORWARDED_PROTO", None)
         request.request_id = new_request_id()
         request.client_ip = client_ip(request)
         response = self.get_response(request)

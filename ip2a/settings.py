@@ -56,7 +56,7 @@ if DEPLOYED and not ALLOWED_HOSTS:
     raise ImproperlyConfigured(f"ALLOWED_HOSTS must list the site's host names when IP2A_ENV={IP2A_ENV}.")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
-# Client addresses: X-Forwarded-For is believed only from these proxies (IPs or CIDR networks).
+# X-Forwarded-For and X-Forwarded-Proto are believed only from these proxies (IPs or CIDR networks).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 for _proxy in TRUSTED_PROXIES:
     try:
@@ -255,7 +255,8 @@ if DEPLOYED:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 if TRUSTED_PROXIES:
-    # A trusted reverse proxy terminates TLS and says so in X-Forwarded-Proto.
+    # A trusted reverse proxy terminates TLS and says so in X-Forwarded-Proto. Django would believe the header from
+    # anyone: audit.middleware.RequestIdMiddleware (first in MIDDLEWARE) drops it unless REMOTE_ADDR is a proxy.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Internationalisation --------------------------------------------------------------------------------

