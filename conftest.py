@@ -69,12 +69,40 @@ def _replica_allowed():
         yield
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, and at the end the replica's own connection closed before the test database is dropped.
+
+    Django's TestCase opens its transaction on every alias a test may use, the mirror included, which connects
+    it. pytest-django skips TestCase's class teardown, which would close it, and only default's connection is
+    closed before the drop: a run of TestCase tests alone (no transactional test closing every connection after
+    it) would end with "database … is being accessed by other users" and leave the test database behind."""
+    from django.db import connections
+
+    yield
+    if "replica" in connections.settings:
+        with django_db_blocker.unblock():
+            connections["replica"].close()
+
+
+def _in_write_transaction_of_the_test() -> bool:
+    """ip2a.routers.in_write_transaction() for a test inside Django's TestCase transaction: the blocks TestCase
+    opens do not count (as for Django's own durable check), so the test sees the router as production does."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    return any(not block._from_testcase for block in connections[DEFAULT_DB_ALIAS].atomic_blocks)
+
+
 @pytest.fixture(autouse=True)
 def _replica_through_default(request):
     """A mirror is a connection of its own, which cannot see the rows a test writes inside the transaction
-    Django's TestCase wraps it in: for such a test the alias is given default's connection in the test's thread.
-    Transactional tests commit their rows and keep the replica's own connection, as production has."""
+    Django's TestCase wraps it in: for such a test the alias is given default's connection in the test's thread,
+    and the router leaves that transaction out of its "inside a transaction" test (a private flag of Django's,
+    read here so that production code never does). Transactional tests commit their rows and keep the replica's
+    own connection and the router's own test, as production has."""
     from django.db import DEFAULT_DB_ALIAS, connections
+
+    import ip2a.routers
 
     uses_database = request.node.get_closest_marker("django_db") or "_django_db_helper" in request.fixturenames
     if "replica" not in connections.settings or not uses_database:
@@ -87,7 +115,9 @@ def _replica_through_default(request):
     own = connections["replica"]
     connections["replica"] = connections[DEFAULT_DB_ALIAS]
     try:
-        yield
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ip2a.routers, "in_write_transaction", _in_write_transaction_of_the_test)
+            yield
     finally:
         connections["replica"] = own
 

@@ -13,19 +13,19 @@ import stat
 import time
 from contextlib import closing
 from functools import partial
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import SuspiciousFileOperation
-from django.core.files.storage import FileSystemStorage, storages
+from django.core.files.storage import storages
 from django.db import connection
 from django.db.models import CharField, Exists, F, Func, OuterRef, Q, Value
 from django.db.models.functions import Length, Lower
 from django.utils import timezone
 
 from attachments.models import CONTENT_TYPES, MAX_SIZE, TARGET_CATEGORIES, Attachment
-from attachments.storage import bucket_copy, bucket_objects, is_bucket, open_stream
+from attachments.storage import bucket_copy, bucket_objects, is_bucket, local_root, open_stream
 from ip2a.integrity import CheckContext, Issue, register
 
 SHA256_FORMAT = r"^[0-9a-f]{64}$"  # the pattern of attachments_attachment_sha256_format
@@ -50,13 +50,7 @@ def _storage():
     return storages["attachments"]
 
 
-def _local_root(storage) -> str | None:
-    """The storage's folder on this machine, or None when its files are reached through the storage API only."""
-    # Not "path() works": InMemoryStorage answers path() with a folder that holds none of its files.
-    return os.path.abspath(storage.location) if isinstance(storage, FileSystemStorage) else None
-
-
-def _local_path(storage, root: str, name: str) -> str:
+def _local_path(storage, root: Path, name: str) -> str:
     # storage.path() guards against names escaping the root but costs as much as the stat itself; names
     # without "..", a leading slash or a NUL byte cannot escape, so they take the short way.
     if ".." in name or name.startswith("/") or "\x00" in name:
@@ -64,7 +58,7 @@ def _local_path(storage, root: str, name: str) -> str:
     return f"{root}/{name}"
 
 
-def _stored_size(storage, root: str | None, name: str) -> int | None:
+def _stored_size(storage, root: Path | None, name: str) -> int | None:
     """The size of the stored file ``name``, or None when no such file exists."""
     if root is None:
         return storage.size(name) if storage.exists(name) else None
@@ -79,7 +73,7 @@ def _size_lookup(storage):
     """A function giving the size of a stored file, or None when there is no such file."""
     if is_bucket(storage):
         return {stored.name: stored.size for stored in bucket_objects(storage)}.get
-    return partial(_stored_size, storage, _local_root(storage))
+    return partial(_stored_size, storage, local_root(storage))
 
 
 def _target_label(content_type_id: int) -> str:
@@ -127,7 +121,7 @@ def _quarantine(name: str) -> None:
         bucket_copy(storage, name, storage.get_available_name(f"{QUARANTINE}/{name}"))
         storage.delete(name)
         return
-    root = _local_root(storage)
+    root = local_root(storage)
     if root is None:
         with storage.open(name, "rb") as content:
             storage.save(f"{QUARANTINE}/{name}", content)
@@ -230,7 +224,7 @@ def attachment_file_sizes_match(context: CheckContext):
             )
 
 
-def _sha256(storage, root: str | None, name: str) -> str | None:
+def _sha256(storage, root: Path | None, name: str) -> str | None:
     """The SHA-256 of the stored file ``name`` (read in 1 MB chunks), or None when it is missing."""
     try:
         path = None if root is None else _local_path(storage, root, name)
@@ -250,7 +244,7 @@ def attachment_checksums_match(context: CheckContext):
     if not context.verify_checksums:
         return
     storage = _storage()
-    root = _local_root(storage)
+    root = local_root(storage)
     rows = Attachment.all_objects.filter(file__regex=r"\S").values_list("id", "file", "sha256").order_by("id")
     for pk, name, recorded in rows.iterator(chunk_size=1_000):
         actual = _sha256(storage, root, name)
@@ -295,7 +289,7 @@ def attachment_size_and_checksum_well_formed(context: CheckContext):
         )
 
 
-def _stored_files(storage, root: str | None):
+def _stored_files(storage, root: Path | None):
     """Yield (name, size, modification timestamp or None when not known yet) of every stored file outside the
     quarantine folder."""
     if is_bucket(storage):
@@ -329,7 +323,7 @@ def stored_files_referenced(context: CheckContext):
     """Every stored file outside quarantine/ is referenced by an attachment row, live or deleted."""
     # One finding per file: each carries its own repair (the move of that one file).
     storage = _storage()
-    root = _local_root(storage)
+    root = local_root(storage)
     referenced = set(Attachment.all_objects.values_list("file", flat=True).iterator(chunk_size=10_000))
     settled_before = time.time() - UNREFERENCED_MIN_AGE
     unreferenced = sorted(entry for entry in _stored_files(storage, root) if entry[0] not in referenced)

@@ -10,6 +10,7 @@ from django.core.files import File
 from django.db import transaction
 
 from attachments.models import CONTENT_TYPES, MAX_SIZE, TARGET_CATEGORIES, Attachment, AttachmentCategory
+from attachments.storage import storage_errors
 from ip2a.roles import ADMIN, INSTRUCTOR, ORGANIZER, user_roles
 from training.models import Enrollment
 
@@ -147,7 +148,7 @@ def _check_type(uploaded_file, name: str) -> str:
 def _discard(storage, name: str) -> None:
     try:
         storage.delete(name)
-    except OSError:
+    except storage_errors(storage):  # the failure being cleaned up after stays the one reported
         logger.exception("Could not remove the stored file %s after a failed upload.", name)
 
 
@@ -155,7 +156,8 @@ def _discard(storage, name: str) -> None:
 def attachment_upload(*, target, uploaded_file, category: str, description: str = "", user=None) -> Attachment:
     """Store an uploaded file and its Attachment row under the upload rules of DOMAIN.md §7.
 
-    Raises ValidationError naming the broken rule; then neither a row nor a stored file is left behind.
+    Raises ValidationError naming the broken rule, or saying the storage failed; then neither a row nor a stored
+    file is left behind.
     """
     _check_target(target, category)
     check_size(uploaded_file.size)  # refuse early; the streamed byte count below is what gets recorded
@@ -180,7 +182,7 @@ def attachment_upload(*, target, uploaded_file, category: str, description: str 
     except ValidationError:
         _discard(storage, stored_name)
         raise
-    except OSError as exc:
+    except storage_errors(storage) as exc:  # a full disk; a bucket that refuses, is missing or does not answer
         _discard(storage, stored_name)
         logger.exception("Could not store the attachment file %s.", stored_name)
         raise ValidationError(

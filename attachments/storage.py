@@ -6,8 +6,10 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import FileSystemStorage
 from django.utils.http import content_disposition_header
 
 
@@ -25,6 +27,24 @@ def is_bucket(storage) -> bool:
     # An S3Storage exists only once its module is imported: asking costs the filesystem setup no boto3 import.
     s3 = sys.modules.get("storages.backends.s3")
     return s3 is not None and isinstance(storage, s3.S3Storage)
+
+
+def local_root(storage) -> Path | None:
+    """The folder on this machine that holds the storage's files, or None when they are reached through the
+    storage API only."""
+    # Not hasattr(storage, "location"): a bucket's location is its key prefix, never a folder. Not "path() works"
+    # either: InMemoryStorage answers path() with a folder that holds none of its files.
+    return Path(storage.location) if isinstance(storage, FileSystemStorage) else None
+
+
+def storage_errors(storage) -> tuple[type[Exception], ...]:
+    """The exceptions by which the storage says a request failed: OSError, and for a bucket botocore's errors
+    too (a refused request such as a 403, a missing bucket, an endpoint that does not answer)."""
+    if not is_bucket(storage):
+        return (OSError,)
+    from botocore.exceptions import BotoCoreError, ClientError  # installed wherever a bucket is in use
+
+    return (OSError, BotoCoreError, ClientError)
 
 
 def object_key(storage, name: str) -> str:

@@ -17,10 +17,10 @@ import shutil
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage, storages
+from django.core.files.storage import storages
 from django.db import connection
 
-from attachments.storage import describe, is_bucket
+from attachments.storage import describe, is_bucket, local_root
 from ip2a import embedded
 
 MANIFEST = "manifest.json"
@@ -72,11 +72,10 @@ def attachments_bucket() -> str | None:
 
 def attachments_root() -> Path:
     """The local folder of the attachment storage, whose files a backup copies."""
-    storage = storages["attachments"]
-    # Not hasattr(storage, "location"): a bucket's location is a key prefix, never a local folder.
-    if not isinstance(storage, FileSystemStorage):
+    root = local_root(storages["attachments"])
+    if root is None:
         raise BackupError("Backup and restore need the attachments storage in a local folder or an S3 bucket.")
-    return Path(storage.location)
+    return root
 
 
 def copy_sparse(source: Path, target: Path) -> str:

@@ -5,10 +5,10 @@ import shutil
 
 import pghistory.models
 from django.apps import apps
-from django.core.files.storage import FileSystemStorage, storages
+from django.core.files.storage import storages
 from django.db import connection
 
-from attachments.storage import bucket_delete, bucket_objects, is_bucket
+from attachments.storage import bucket_delete, bucket_objects, is_bucket, local_root
 
 DOMAIN_APPS = ("organizations", "members", "training", "attachments")
 
@@ -61,9 +61,8 @@ def empty_attachments_storage() -> int:
         names = [stored.name for stored in bucket_objects(storage)]
         bucket_delete(storage, names)
         return len(names)
-    # Not hasattr(storage, "location"): a bucket has one too, a key prefix that must never be taken for a folder.
-    if isinstance(storage, FileSystemStorage):  # local filesystem: remove the tree, keep the folder
-        root = storage.location
+    root = local_root(storage)
+    if root is not None:  # local filesystem: remove the tree, keep the folder
         if not os.path.isdir(root):
             return 0
         for entry in os.scandir(root):

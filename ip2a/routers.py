@@ -7,6 +7,13 @@ inside ``transaction.atomic()`` (a write's own reads must see the rows it is cha
 decide who is signed in and what they may do (sessions, users, groups, permissions), so a revoked permission
 or an ended session takes effect at once, not once the replica has caught up. Every write goes to the primary.
 
+One exception: an instructor's scope is not a permission but rows read with the page's own (the cohorts their
+Instructor record is assigned to, training.models.own_cohort_ids), so on a read-only page it comes from the
+replica. Removing an instructor from a cohort, or deleting their Instructor record, takes that cohort's
+students, sessions and attendance off their lists, record pages, search, dashboard and history only once the
+replica has replayed the change: up to its lag later (the pin below is for the browser that wrote, not the
+instructor's). Pages that write, and attachment downloads, read on the primary and apply it at once.
+
 Read-your-writes: after any request that may write (POST, PUT, PATCH, DELETE) the browser gets a cookie that
 sends its reads to the primary for DATABASE_REPLICA_PIN_SECONDS, so the page a form redirects to shows the
 change however far the replica lags behind.
@@ -18,10 +25,13 @@ primary over rows from a lagging replica would file old rows under a new version
 
 import contextlib
 import contextvars
+import logging
 import time
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+logger = logging.getLogger(__name__)
 
 REPLICA = "replica"
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -45,9 +55,9 @@ def replica_reads():
 
 
 def in_write_transaction() -> bool:
-    """Whether the primary's connection is inside transaction.atomic(); the blocks Django's TestCase wraps
-    each test in do not count (as for Django's own durable check), so tests see the router as production does."""
-    return any(not block._from_testcase for block in connections[DEFAULT_DB_ALIAS].atomic_blocks)
+    """Whether the primary's connection is inside transaction.atomic() (conftest.py swaps in a version that
+    leaves out the transaction Django's TestCase wraps each test in)."""
+    return connections[DEFAULT_DB_ALIAS].in_atomic_block
 
 
 def reading_from_replica() -> bool:
@@ -115,4 +125,18 @@ class ReplicaMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.method in READ_METHODS and view_reads_from_replica(view_func) and not pinned_to_primary(request):
-            _replica_reads.set(True)
+            _replica_reads.set(replica_available())
+
+
+def replica_available() -> bool:
+    """Whether the replica's connection is open or can be opened now. A replica that is down must not take the
+    read-only pages with it: they read from the primary until it answers again (logged once per attempt).
+    Cheap while the connection is open; a connection that broke meanwhile is closed by Django at the end of
+    the request that met the error, so the next request tries to reconnect here."""
+    replica = connections[REPLICA]
+    try:
+        replica.ensure_connection()
+    except DatabaseError as exc:
+        logger.warning("The read replica is unreachable (%s); reading from the primary.", exc)
+        return False
+    return True

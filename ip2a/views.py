@@ -45,6 +45,7 @@ from ip2a.forms import ReasonForm, integrity_error_message, reason_field
 from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
 from ip2a.roles import INSTRUCTOR
+from ip2a.routers import REPLICA
 
 # Rendered filter forms (static_filter_form), per process: the key holds everything the HTML depends on (data
 # versions included), so an entry never goes stale and needs no invalidation; the oldest entries go once
@@ -536,15 +537,28 @@ def healthz(request):
 @never_cache
 @require_GET
 def readyz(request):
-    """Readiness: the database answers and every migration is applied; 503 otherwise."""
+    """Readiness: the database answers and every migration is applied; 503 otherwise, naming what failed. The
+    read replica, when there is one, is reported but does not make the host unready: while it is down the
+    read-only pages read from the primary (ip2a.routers.replica_available), and taking every host out of the
+    load balancer for a replica would stop the writes too."""
     connection = connections["default"]
+    checks = {"database": "ok"}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         executor = MigrationExecutor(connection)
-        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            checks["database"] = "migrations pending"
     except DatabaseError:
-        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
-    if pending:
-        return JsonResponse({"status": "unavailable", "database": "migrations pending"}, status=503)
-    return JsonResponse({"status": "ready", "database": "ok"})
+        checks["database"] = "unreachable"
+    # A test inside TestCase's transaction gives the replica default's own connection: checked above already.
+    if REPLICA in connections.settings and connections[REPLICA] is not connection:
+        try:
+            with connections[REPLICA].cursor() as cursor:
+                cursor.execute("SELECT 1")
+            checks[REPLICA] = "ok"
+        except DatabaseError:
+            checks[REPLICA] = "unreachable"
+    if checks["database"] != "ok":
+        return JsonResponse({"status": "unavailable", **checks}, status=503)
+    return JsonResponse({"status": "ready", **checks})

@@ -8,10 +8,12 @@ import io
 import json
 import os
 import runpy
+import socket
 import sys
 import urllib.request
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,7 +21,7 @@ from django.conf import settings as django_settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, storages
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -29,6 +31,8 @@ import attachments.integrity
 import attachments.services
 from attachments.factories import PDF_BYTES, AttachmentFactory
 from attachments.models import Attachment
+from attachments.storage import local_root
+from attachments.views import AttachmentDownloadView
 from audit.models import AccessLog, CommandRun
 from ip2a.backup import MANIFEST
 from ip2a.integrity import CHECKS, CheckContext, apply_repairs, run_check
@@ -39,6 +43,9 @@ from members.models import Member
 
 boto3 = pytest.importorskip("boto3", reason="the s3 extra (django-storages, boto3) is not installed")
 moto_server = pytest.importorskip("moto.server", reason="moto[server] (a dev dependency) is not installed")
+from botocore.config import Config  # noqa: E402  (botocore comes with boto3)
+from botocore.response import StreamingBody  # noqa: E402
+from storages.backends.s3 import S3Storage  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 
@@ -258,16 +265,100 @@ def test_upload_refused_by_a_rule_leaves_nothing_in_the_bucket(bucket, role_clie
     assert (Attachment.objects.count(), bucket.keys()) == (0, [])
 
 
-def test_download_streams_the_object_through_the_app_and_logs_it(bucket, client, make_user):
+STORE_FAILED = "The file could not be stored; nothing was saved. Try again or tell an administrator."
+
+
+def use_storage(monkeypatch, storage) -> None:
+    for model in (Attachment, Attachment.pgh_event_model):
+        monkeypatch.setattr(model._meta.get_field("file"), "storage", storage)
+
+
+def refuse(bucket, operation: str) -> None:
+    """Make S3 answer ``operation`` with 403 Access Denied, as it does when the credentials lack a grant."""
+
+    def forbidden(**kwargs):
+        error = {"Code": "AccessDenied", "Message": "Access Denied"}
+        return SimpleNamespace(status_code=403), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}
+
+    # The client the storage uploads with; a response returned here replaces the request to the server.
+    bucket.storage.bucket.meta.client.meta.events.register(f"before-call.s3.{operation}", forbidden)
+
+
+def test_upload_to_a_missing_bucket_is_refused_with_a_message_and_leaves_no_row(bucket, role_client):
+    bucket.client.delete_bucket(Bucket=bucket.name)
+
+    response = post_upload(role_client("staff"), MemberFactory(), "dues.pdf", PDF_BYTES)
+
+    assert response.status_code == 400
+    assert STORE_FAILED in response.content.decode()
+    assert Attachment.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("operation", "size"),
+    [
+        ("HeadObject", 0),  # the existence check, refused without s3:ListBucket (docs/deploy.md)
+        ("PutObject", 0),
+        ("CompleteMultipartUpload", 9 * 1024 * 1024),  # a large file's parts are uploaded, then refused
+    ],
+)
+def test_upload_refused_by_the_bucket_is_reported_and_leaves_no_row_nor_object(bucket, role_client, operation, size):
+    refuse(bucket, operation)
+
+    response = post_upload(role_client("staff"), MemberFactory(), "scan.pdf", PDF_BYTES + bytes(size))
+
+    assert response.status_code == 400
+    assert STORE_FAILED in response.content.decode()
+    assert (Attachment.objects.count(), bucket.keys()) == (0, [])
+    assert bucket.client.list_multipart_uploads(Bucket=bucket.name).get("Uploads", []) == []
+
+
+def test_upload_while_the_endpoint_is_down_is_reported_and_leaves_no_row(bucket, role_client, monkeypatch):
+    with socket.socket() as probe:  # a port that nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = S3Storage(
+        bucket_name=bucket.name,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        access_key="testing",
+        secret_key="testing",
+        region_name="us-east-1",
+        location="attachments",
+        file_overwrite=False,
+        client_config=Config(retries={"total_max_attempts": 1}, signature_version="s3v4"),  # fail at once
+    )
+    use_storage(monkeypatch, down)
+
+    response = post_upload(role_client("staff"), MemberFactory(), "dues.pdf", PDF_BYTES)
+
+    assert response.status_code == 400
+    assert STORE_FAILED in response.content.decode()
+    assert (Attachment.objects.count(), bucket.keys()) == (0, [])
+
+
+def fail_whole_download(self, name, mode="rb"):
+    raise AssertionError(f"{name} was downloaded whole before being sent")
+
+
+def test_download_streams_the_object_through_the_app_and_logs_it(bucket, client, make_user, monkeypatch):
     user = make_user("staff")
     client.force_login(user)
     attachment = AttachmentFactory(original_name="Résumé Ana.pdf")
 
+    # S3Storage.open would download the whole object before the first byte is sent: the view must not use it.
+    monkeypatch.setattr(S3Storage, "_open", fail_whole_download)
+    reads = []  # the sizes asked of a GET's body
+    read = StreamingBody.read
+    monkeypatch.setattr(StreamingBody, "read", lambda body, amt=None: reads.append(amt) or read(body, amt))
+
     response = client.get(download_url(attachment))
+    unread = list(reads)
+    content = b"".join(response.streaming_content)
 
     assert response.status_code == 200
-    assert response.streaming
-    assert b"".join(response.streaming_content) == PDF_BYTES
+    assert unread == []  # nothing is read from the bucket before the response is sent…
+    assert reads == [AttachmentDownloadView.block_size] * 2  # …then a block at a time, until the empty read
+    assert content == PDF_BYTES
     assert response["Content-Disposition"] == "attachment; filename*=utf-8''R%C3%A9sum%C3%A9%20Ana.pdf"
     assert (response["Content-Type"], response["Content-Length"]) == ("application/pdf", str(len(PDF_BYTES)))
     assert response["Cache-Control"] == "private, no-store"
@@ -349,6 +440,13 @@ def test_the_admin_history_of_an_attachment_names_its_file_without_a_link_to_the
     assert attachment.file.name in response.content.decode()
     assert b"X-Amz-Signature" not in response.content
     assert bucket.endpoint.encode() not in response.content
+
+
+def test_only_a_local_folder_is_a_local_root(bucket, attachments_dir):
+    assert local_root(bucket.storage) is None  # its location, "attachments", is a key prefix
+    assert local_root(storages["attachments"]) is None
+    assert local_root(FileSystemStorage(location=attachments_dir)) == attachments_dir
+    assert local_root(InMemoryStorage()) is None  # its path() names a folder that holds none of its files
 
 
 # --- Integrity checks, listing the bucket ------------------------------------------------------------------

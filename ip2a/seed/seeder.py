@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 from django.db import connection
 from faker.providers.person.en_US import Provider as PersonProvider
 
 from attachments.models import TARGET_CATEGORIES, Attachment, AttachmentCategory
-from attachments.storage import is_bucket
+from attachments.storage import is_bucket, local_root
 from ip2a.seed import text
 from ip2a.seed.loader import BucketFiles, SparseFiles, allocate_ids, copy_rows, zero_digests
 from ip2a.seed.volumes import STRESS, Volumes
@@ -846,7 +847,15 @@ class Seeder:
         """Create the planned files in a background thread: it is kernel (or network) work, which overlaps the
         database phases instead of adding to them."""
         storage = storages["attachments"]
-        maker = BucketFiles(storage) if is_bucket(storage) else SparseFiles(storage.location)
+        if is_bucket(storage):
+            maker = BucketFiles(storage)
+        elif (root := local_root(storage)) is not None:
+            maker = SparseFiles(str(root))
+        else:  # its location, if it has one, is no folder that holds its files
+            raise ImproperlyConfigured(
+                f"seed writes attachment files to a local folder or an S3 bucket, which the attachments storage "
+                f"({type(storage).__name__}) is not: pass --no-files."
+            )
         files = [(f["name"], f["size"]) for f in self.attachment_plan]
         self.file_error = None
 

@@ -25,10 +25,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import AccessLog, TrackedUser
+from ip2a import routers
 from ip2a.caching import sql_tables
 from ip2a.routers import PIN_COOKIE, pinned_to_primary, replica_reads
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member
+from members.views import MemberDetailView
 
 pytestmark = pytest.mark.django_db
 REPLICA_CONNECTION = pytest.mark.django_db(transaction=True)
@@ -97,6 +99,20 @@ def test_reads_inside_a_transaction_go_to_default_even_on_a_read_only_page():
     assert after._state.db == "replica"
 
 
+@REPLICA_CONNECTION
+def test_reads_inside_a_transaction_go_to_default_outside_a_test_case_transaction_too():
+    # No TestCase transaction around this test: the router's own test of "inside a transaction" is the one at work.
+    member = MemberFactory()
+
+    with replica_reads():
+        outside = Member.objects.get(pk=member.pk)
+        with transaction.atomic():
+            inside = Member.objects.get(pk=member.pk)
+
+    assert (outside._state.db, inside._state.db) == ("replica", "default")
+    assert not routers.in_write_transaction()
+
+
 def test_rows_read_from_the_replica_can_be_related_to_rows_written_to_default():
     member = MemberFactory()
     with replica_reads():
@@ -142,6 +158,35 @@ def test_record_page_reads_the_record_through_the_replica(admin_client):
     response = admin_client.get(reverse("members:member_detail", args=[member.pk]))
 
     assert response.context["object"]._state.db == "replica"
+
+
+def test_head_of_a_record_page_reads_the_record_through_the_replica(admin_client):
+    member = MemberFactory()
+
+    response = admin_client.head(reverse("members:member_detail", args=[member.pk]))
+
+    assert (response.status_code, response.content) == (200, b"")
+    assert response.context["object"]._state.db == "replica"
+
+
+def test_after_a_read_only_page_fails_the_next_request_reads_from_default(admin_client, monkeypatch):
+    member = MemberFactory()
+    failed_on = []
+
+    def fail(view, **kwargs):
+        failed_on.append(view.object._state.db)
+        raise RuntimeError("the page failed while rendering")
+
+    monkeypatch.setattr(MemberDetailView, "get_context_data", fail)
+
+    with pytest.raises(RuntimeError, match="the page failed"):
+        admin_client.get(reverse("members:member_detail", args=[member.pk]))
+    form = admin_client.get(reverse("members:member_update", args=[member.pk]))
+
+    assert failed_on == ["replica"]
+    # The failed page's replica reads ended with it: the next page, and reads outside any page, use default.
+    assert form.context["object"]._state.db == "default"
+    assert Member.objects.get(pk=member.pk)._state.db == "default"
 
 
 def test_pages_that_are_not_read_only_read_from_default(admin_client):
