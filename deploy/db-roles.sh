@@ -43,9 +43,12 @@ db_roles() (
 
 -- Roles that privileges would not bind are refused, never quietly changed: the administrator itself, a
 -- superuser, a role that bypasses row security, an app role that may create roles or act as the owner.
-SELECT format('DO $$BEGIN RAISE EXCEPTION %L; END$$',
-              'db-roles.sh: ' || rolname || ' is the administrator, a superuser, bypasses row security, '
-              || 'or (the app role) may create roles or act as the owner; choose other role names')
+-- (`manage.py migrate` makes the complete check, ip2a/dbroles.py.) The DO body is a quoted literal and the
+-- message RAISE's argument, so no role name can end the body early or be read as a placeholder.
+SELECT format('DO %L',
+              format('BEGIN RAISE EXCEPTION ''%%'', %L; END',
+                     'db-roles.sh: ' || rolname || ' is the administrator, a superuser, bypasses row security, '
+                     || 'or (the app role) may create roles or act as the owner; choose other role names'))
   FROM pg_roles
  WHERE rolname IN (:'owner', :'app')
    AND (rolname = current_user OR rolsuper OR rolbypassrls
@@ -57,6 +60,11 @@ SELECT format('DO $$BEGIN RAISE EXCEPTION %L; END$$',
 SELECT format('CREATE ROLE %I', :'owner') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner')
 \gexec
 SELECT format('CREATE ROLE %I', :'app') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app')
+\gexec
+-- Keep the passwords out of the server log (log_statement 'ddl' or 'all' would write them there); only a
+-- superuser may change these settings, and any other administrator's statements are logged as configured.
+SELECT 'SET log_statement = none', 'SET log_min_duration_statement = -1', 'SET log_min_error_statement = panic'
+ WHERE (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
 \gexec
 SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'owner', :'owner_password')
 \gexec

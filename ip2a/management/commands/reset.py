@@ -5,7 +5,6 @@ from django.db import transaction
 
 from audit.history import history_reason
 from ip2a.commands import REFUSE, OperatorCommand
-from ip2a.dbroles import owner_connection
 from ip2a.reset import empty_attachments_storage, truncate
 
 CONFIRMATION = "DELETE ALL DATA"
@@ -17,10 +16,7 @@ class Command(OperatorCommand):
         "roles stay. History and the access log stay unless --with-history. Refused in production."
     )
     production = REFUSE
-
-    def handle(self, *args, **options):
-        with owner_connection():  # TRUNCATE is the owner's
-            super().handle(*args, **options)
+    needs_owner = True  # TRUNCATE is the owner's
 
     def add_arguments(self, parser):
         super().add_arguments(parser)

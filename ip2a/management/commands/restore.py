@@ -30,7 +30,7 @@ from ip2a.backup import (
     verify,
 )
 from ip2a.commands import FORCE, OperatorCommand
-from ip2a.dbroles import grant_app_privileges, owner_connection
+from ip2a.dbroles import RoleError, grant_app_privileges
 
 CONFIRMATION = "REPLACE ALL DATA"
 
@@ -43,6 +43,7 @@ class Command(OperatorCommand):
         "Needs --yes off a terminal; needs --force in production."
     )
     production = FORCE
+    needs_owner = True  # dropping and recreating the schema is the owner's
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -50,10 +51,6 @@ class Command(OperatorCommand):
         parser.add_argument("--input", metavar="DIR", help="The backup folder (instead of the positional DIR).")
         parser.add_argument("--yes", action="store_true", help="Do not ask for the typed confirmation.")
         parser.add_argument("--no-integrity", action="store_true", help="Skip the integrity run at the end.")
-
-    def handle(self, *args, **options):
-        with owner_connection():  # dropping and recreating the schema is the owner's
-            super().handle(*args, **options)
 
     def run(self, *, folder, input, yes, no_integrity, **options):
         if not (folder or input) or (folder and input and folder != input):
@@ -76,6 +73,12 @@ class Command(OperatorCommand):
         bucket, files_in = attachments_bucket(), manifest.get("attachments_bucket")
         if refusal := bucket_refusal(folder, manifest, bucket, files_in):
             return 1, f"Refusing to restore {folder}: {refusal}; nothing changed", {}
+        if settings.DATABASE_OWNER:
+            # The grants after the reload run once psql has committed: refuse now what they would refuse then.
+            try:
+                grant_app_privileges(check_only=True)
+            except RoleError as exc:
+                return 1, f"Refusing to restore {folder}: {exc} Nothing changed", {}
         if not yes:
             if not sys.stdin.isatty():
                 return 2, "Refusing to restore without --yes (no terminal to confirm on)", {}
@@ -102,7 +105,7 @@ class Command(OperatorCommand):
 
             started = time.monotonic()
             self.info.write(f"Restoring the database {connection.settings_dict['NAME']} (one transaction) …")
-            self.restore_database(folder / DUMP, manifest)
+            ungranted = self.restore_database(folder / DUMP, manifest)
             timings["database"] = round(time.monotonic() - started, 3)
 
             started = time.monotonic()
@@ -119,7 +122,7 @@ class Command(OperatorCommand):
 
         summary = {"folder": str(folder), "files": len(copied), "backup_created_at": manifest.get("created_at")}
         line = f"Restored {folder} (backup of {manifest.get('created_at')}): the database and {len(copied):,} files"
-        return self.finish(line, summary, timings, no_integrity)
+        return self.finish(line, summary, timings, no_integrity, ungranted)
 
     def restore_database_only(self, folder, manifest, bucket, files_in, timings, no_integrity):
         """Attachments in a bucket: restore the database and leave the bucket's objects as they are."""
@@ -130,7 +133,7 @@ class Command(OperatorCommand):
         try:
             started = time.monotonic()
             self.info.write(f"Restoring the database {connection.settings_dict['NAME']} (one transaction) …")
-            self.restore_database(folder / DUMP, manifest)
+            ungranted = self.restore_database(folder / DUMP, manifest)
             timings["database"] = round(time.monotonic() - started, 3)
         except BackupError as exc:
             return 1, f"Restore failed: {exc}", {"timings": timings}
@@ -141,12 +144,19 @@ class Command(OperatorCommand):
             f"Restored {folder} (backup of {manifest.get('created_at')}): the database; the attachments in {bucket} "
             "were left as they are"
         )
-        return self.finish(line, summary | {"attachments_bucket": bucket}, timings, no_integrity)
+        return self.finish(line, summary | {"attachments_bucket": bucket}, timings, no_integrity, ungranted)
 
-    def finish(self, line, summary, timings, no_integrity):
-        """Run the integrity checks after a restore (unless told not to) and give the command's outcome."""
+    def finish(self, line, summary, timings, no_integrity, ungranted=None):
+        """Run the integrity checks after a restore (unless told not to) and give the command's outcome: a
+        failure when the portal's role could not be granted its privileges (``ungranted`` says why)."""
+        if ungranted:
+            line += (
+                f"; but the portal's role was not granted its privileges on the restored tables: {ungranted} "
+                "Until `manage.py migrate` grants them the portal cannot use the database"
+            )
+            summary |= {"ungranted": ungranted}
         if no_integrity:
-            return 0, line, {**summary, "timings": timings}
+            return int(bool(ungranted)), line, {**summary, "timings": timings}
         started = time.monotonic()
         self.info.write("Running the integrity checks …")
         report = io.StringIO()
@@ -160,12 +170,14 @@ class Command(OperatorCommand):
         summary |= {"integrity_exit_code": code, "timings": timings}
         if code:
             return 1, f"{line}; the integrity run found critical issues (exit {code})", summary
-        return 0, f"{line}; integrity clean", summary
+        return int(bool(ungranted)), f"{line}; integrity clean", summary
 
-    def restore_database(self, dump: Path, manifest: dict) -> None:
+    def restore_database(self, dump: Path, manifest: dict) -> str | None:
         """Drop and recreate the public schema and load the dump in one transaction: pg_restore's script is fed to
         psql between BEGIN and a COMMIT sent only when pg_restore read the whole archive, so any failure (a bad
-        archive, an SQL error) leaves the database as it was."""
+        archive, an SQL error) leaves the database as it was. Then, with two roles, grant the portal's role its
+        privileges; returns why that was refused (the reload stays: the restored tables carry none of the dump's
+        grants, so the portal's role can do nothing with them until a migrate grants them), or None."""
         own_run = CommandRun.objects.filter(pk=self.run_id).first()
         connection.close()  # hold no connection (or lock) while the schema is dropped
         with tempfile.TemporaryFile() as restore_errors, tempfile.TemporaryFile() as psql_errors:
@@ -201,12 +213,17 @@ class Command(OperatorCommand):
                 detail = (restore_errors.read() + psql_errors.read()).decode(errors="replace").strip()
                 raise BackupError(f"the database restore failed and was rolled back: {detail[-2000:]}")
         self.keep_own_run(own_run)
+        ungranted = None
         if settings.DATABASE_OWNER:
-            grant_app_privileges()  # the dump's own grants were skipped: they may name roles this server lacks
+            try:
+                grant_app_privileges()  # the dump's own grants were skipped: they may name roles this server lacks
+            except RoleError as exc:
+                ungranted = str(exc)
         # The dump was taken while the backup run was still running: record its end as the backup has it.
         CommandRun.objects.filter(pk=manifest.get("run_id"), outcome=CommandOutcome.RUNNING).update(
             outcome=CommandOutcome.SUCCEEDED, exit_code=0, finished_at=manifest.get("created_at")
         )
+        return ungranted
 
     def keep_own_run(self, own_run) -> None:
         """The restored CommandRun table does not hold this run: put it back, and move the id sequence past it."""

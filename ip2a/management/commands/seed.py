@@ -10,7 +10,6 @@ from tqdm import tqdm
 
 from audit.models import AuditSource
 from ip2a.commands import REFUSE, OperatorCommand
-from ip2a.dbroles import owner_connection
 from ip2a.reset import empty_attachments_storage, truncate
 from ip2a.seed.loader import history_triggers_off
 from ip2a.seed.seeder import PhaseResult, Seeder
@@ -25,12 +24,9 @@ NOT_ROWS = {"truncate", "file plan", "analyze", "checks and commit"}  # counts o
 class Command(OperatorCommand):
     help = "Load demo or volume data (quick, normal or stress); deterministic for a given seed, counts and date."
     production = REFUSE
+    needs_owner = True  # TRUNCATE, setval, ANALYZE and switching triggers off are the owner's
     source = AuditSource.SEED
     default_mode = NORMAL
-
-    def handle(self, *args, **options):
-        with owner_connection():  # TRUNCATE, setval, ANALYZE and switching triggers off are the owner's
-            super().handle(*args, **options)
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
