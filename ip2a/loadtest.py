@@ -490,21 +490,9 @@ def distributed_commands(config: LoadConfig, *, pool_path: Path, master_host: st
         "-f",
         "locustfile.py",
         "--master",
-        "--headless",
         "--expect-workers",
         str(config.workers),
-        "--host",
-        config.host,
-        "--users",
-        str(config.users),
-        "--spawn-rate",
-        f"{config.spawn_rate:g}",
-        "--run-time",
-        f"{config.run_time}s",
-        "--stop-timeout",
-        "30",
-        "--csv",
-        csv_prefix,
+        *run_options(config, host=config.host, csv_prefix=csv_prefix),
         *config.user_classes,
     ]
     worker = ["locust", "-f", "locustfile.py", "--worker", "--master-host", master_host]
@@ -656,13 +644,10 @@ class LocustResult:
     extra: dict = field(default_factory=dict)
 
 
-def locust_command(config: LoadConfig, *, host: str, csv_prefix: str, json_prefix: str, log_path: Path) -> list[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
+def run_options(config: LoadConfig, *, host: str, csv_prefix: str) -> list[str]:
+    """Locust's options for the run itself (host, users, spawn rate, run time, CSVs), the same for a local run and
+    a distributed master."""
+    return [
         "--headless",
         "--host",
         host,
@@ -676,6 +661,17 @@ def locust_command(config: LoadConfig, *, host: str, csv_prefix: str, json_prefi
         "30",
         "--csv",
         csv_prefix,
+    ]
+
+
+def locust_command(config: LoadConfig, *, host: str, csv_prefix: str, json_prefix: str, log_path: Path) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        *run_options(config, host=host, csv_prefix=csv_prefix),
         "--json-file",
         json_prefix,
         "--only-summary",

@@ -572,7 +572,7 @@ def test_prepare_only_writes_a_usable_pool_file_prints_the_commands_and_starts_n
     client.cookies[settings.SESSION_COOKIE_NAME] = pool["accounts"][0][1]
     assert client.get("/members/").wsgi_request.user.username == "loadtest-0001"  # a ready session
     assert (
-        f"  IP2A_LOADTEST_POOL={path} locust -f locustfile.py --master --headless --expect-workers 3 "
+        f"  IP2A_LOADTEST_POOL={path} locust -f locustfile.py --master --expect-workers 3 --headless "
         "--host http://127.0.0.1:9 --users 6 --spawn-rate 5 --run-time 300s --stop-timeout 30 --csv loadtest "
         "ReadHeavyUser WriteHeavyUser MixedUser FileOperationsUser\n"
     ) in out
@@ -627,7 +627,7 @@ def test_ip2adb_load_passes_prepare_only_through(tmp_path, client):
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
-    assert "--master --headless --expect-workers 1 --host http://127.0.0.1:9 --users 2" in result.stdout
+    assert "--master --expect-workers 1 --headless --host http://127.0.0.1:9 --users 2" in result.stdout
     client.cookies[settings.SESSION_COOKIE_NAME] = json.loads(path.read_text())["accounts"][0][1]
     assert client.get("/members/").status_code == 200
 
