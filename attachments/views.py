@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views import View
@@ -21,7 +21,7 @@ from attachments.services import (
     attachment_can_view,
     target_is_deleted,
 )
-from attachments.storage import is_bucket, open_stream, signed_download_url
+from attachments.storage import is_bucket, open_stream, signed_download_url, storage_errors
 from audit.access import log_access
 from ip2a.views import RestoreView, SoftDeleteView
 
@@ -101,6 +101,17 @@ class AttachmentDownloadView(View):
         except FileNotFoundError:
             logger.warning("Attachment %s: its stored file %s is missing.", attachment.pk, name)
             raise Http404("The file of this attachment is missing.") from None
+        except storage_errors(storage) as exc:  # evaluated only when something else was raised
+            # The store refused or did not answer (a bucket's 403, an endpoint down, an unreadable disk): say so,
+            # log nothing as downloaded.
+            logger.error("Attachment %s: the storage failed to send %s: %s", attachment.pk, name, exc)
+            response = HttpResponse(
+                "The file store did not answer. Try again in a minute; if it goes on, tell an administrator.",
+                status=503,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = "60"
+            return response
         log_access(request, action="download", obj=attachment)
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private, no-store"

@@ -378,6 +378,18 @@ def test_download_of_a_missing_object_is_a_404_and_not_logged(bucket, role_clien
     assert (response.status_code, AccessLog.objects.count()) == (404, 0)
 
 
+@pytest.mark.parametrize(("signed_seconds", "operation"), [(0, "GetObject"), (120, "HeadObject")])
+def test_a_download_the_bucket_refuses_is_a_503_not_logged(bucket, role_client, settings, signed_seconds, operation):
+    settings.ATTACHMENTS_S3_SIGNED_URL_SECONDS = signed_seconds
+    attachment = AttachmentFactory()
+    refuse(bucket, operation)
+
+    response = role_client("staff").get(download_url(attachment))
+
+    assert (response.status_code, response["Retry-After"], AccessLog.objects.count()) == (503, "60", 0)
+    assert b"The file store did not answer" in response.content
+
+
 def test_download_redirects_to_a_signed_url_that_fetches_the_file(bucket, client, make_user, settings):
     settings.ATTACHMENTS_S3_SIGNED_URL_SECONDS = 120
     user = make_user("staff")
