@@ -12,7 +12,15 @@ from django.db.models.functions import Length
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from ip2a.models import LiveManager, SoftDeleteModel, SoftDeleteQuerySet, choice_constraint, constraint_name, not_blank
+from ip2a.models import (
+    LiveManager,
+    SoftDeleteModel,
+    SoftDeleteQuerySet,
+    choice_constraint,
+    constraint_name,
+    event_meta,
+    not_blank,
+)
 
 MAX_SIZE = 52_428_800  # 50 MB
 
@@ -111,7 +119,7 @@ class AttachmentQuerySet(SoftDeleteQuerySet):
         return dict(rows)
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("att_attachment"))
 class Attachment(SoftDeleteModel):
     """A document stored privately and attached to a member, employment, organization, student, enrollment
     or credential."""

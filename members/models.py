@@ -17,6 +17,7 @@ from ip2a.models import (
     UniqueOverAllRows,
     choice_constraint,
     constraint_name,
+    event_meta,
     not_blank,
 )
 
@@ -60,7 +61,7 @@ class MemberQuerySet(SoftDeleteQuerySet):
         return self.prefetch_related(Prefetch("employments", queryset=current, to_attr="current_jobs"))
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("mem_member"))
 class Member(SoftDeleteModel, AddressFields):
     """A person on the Local's rolls, identified by a member number that is never reused."""
 
@@ -171,7 +172,7 @@ class MemberEmploymentQuerySet(OwnedQuerySet):
         return jobs if end_date is None else jobs.filter(start_date__lte=end_date)
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("mem_employment"))
 class MemberEmployment(OwnedModel):
     """One job of a member at an organization; current exactly when it has no end date."""
 

@@ -10,6 +10,7 @@ from ip2a.models import (
     SoftDeleteQuerySet,
     choice_constraint,
     constraint_name,
+    event_meta,
     not_blank,
 )
 
@@ -38,7 +39,7 @@ class OrganizationQuerySet(SoftDeleteQuerySet):
         return self.prefetch_related(models.Prefetch("contacts", queryset=primary, to_attr="primary_contacts"))
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("org_organization"))
 class Organization(SoftDeleteModel, AddressFields):
     """An employer, union, training partner or JATC the Local deals with."""
 
@@ -88,7 +89,7 @@ class Organization(SoftDeleteModel, AddressFields):
         return self.org_type == OrganizationType.EMPLOYER
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("org_contact"))
 class OrganizationContact(SoftDeleteModel):
     """A person at an organization; at most one live contact per organization is the primary one."""
 

@@ -15,6 +15,7 @@ from ip2a.models import (
     UniqueOverAllRows,
     choice_constraint,
     constraint_name,
+    event_meta,
     not_blank,
 )
 
@@ -172,7 +173,7 @@ class StudentOwnedQuerySet(OwnedQuerySet):
         return self.filter(student_id__in=own_student_ids(user)) if limited_to_own_cohorts(user) else self
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("trn_student"))
 class Student(SoftDeleteModel, AddressFields):
     """A pre-apprentice in the training program (a person record separate from Member)."""
 
@@ -238,7 +239,7 @@ class Student(SoftDeleteModel, AddressFields):
         return marks["attended"] / marks["total"] if marks["total"] else None
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("trn_instructor"))
 class Instructor(SoftDeleteModel):
     """A person who teaches cohorts; may be linked to the login the instructor role uses."""
 
@@ -282,7 +283,7 @@ class Instructor(SoftDeleteModel):
         return f"/training/instructors/{self.pk}/"
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("trn_location"))
 class Location(SoftDeleteModel, AddressFields):
     """A place where cohorts meet."""
 
@@ -306,7 +307,7 @@ class Location(SoftDeleteModel, AddressFields):
         return f"/training/locations/{self.pk}/"
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("trn_cohort"))
 class Cohort(SoftDeleteModel):
     """One scheduled run of the pre-apprenticeship course."""
 
@@ -348,7 +349,7 @@ class Cohort(SoftDeleteModel):
         return f"/training/cohorts/{self.pk}/"
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("trn_cohortinstr"))
 class CohortInstructor(OwnedModel):
     """An instructor's assignment to a cohort; at most one per cohort is the primary instructor."""
 
@@ -379,7 +380,7 @@ class CohortInstructor(OwnedModel):
         return f"{self.instructor} — {self.cohort}"
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("trn_session"))
 class ClassSession(OwnedModel):
     """One dated meeting of a cohort; attendance is taken per session."""
 
@@ -442,7 +443,7 @@ class AttendanceQuerySet(OwnedQuerySet):
         return self.filter(session__cohort_id__in=own_cohort_ids(user)) if limited_to_own_cohorts(user) else self
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("trn_enrollment"))
 class Enrollment(OwnedModel):
     """A student's place in one cohort, with its own status."""
 
@@ -508,7 +509,7 @@ class Enrollment(OwnedModel):
         self._loaded_status = self.status
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("trn_attendance"))
 class Attendance(OwnedModel):
     """One student's mark for one class session."""
 
@@ -542,7 +543,7 @@ class Attendance(OwnedModel):
         return f"{self.student} — {self.session}: {self.get_status_display()}"
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("trn_credential"))
 class Credential(OwnedModel):
     """A certification a student earned (OSHA 10, First Aid/CPR…), possibly with an expiry date."""
 
@@ -578,7 +579,7 @@ class Credential(OwnedModel):
         return self.expiration_date is not None and self.expiration_date < timezone.localdate()
 
 
-@pghistory.track()
+@pghistory.track(meta=event_meta("trn_jatcapp"))
 class JATCApplication(OwnedModel):
     """A student's application to the Joint Apprenticeship Training Committee."""
 
