@@ -108,7 +108,7 @@ def bucket_objects(storage, folder: str = "") -> Iterator[StoredObject]:
     paginator = _client(storage).get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=storage.bucket_name, Prefix=f"{prefix}{folder}"):
         for entry in page.get("Contents", ()):
-            if not entry["Key"].endswith("/"):  # folder placeholders some tools create
+            if not entry["Key"].endswith("/"):  # the empty "folder/" keys S3 consoles create are not files
                 yield StoredObject(entry["Key"][len(prefix) :], entry["Size"], entry["LastModified"])
 
 

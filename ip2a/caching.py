@@ -44,25 +44,21 @@ Version = tuple[int, int]
 
 
 @functools.cache
+def _tracked() -> list[tuple[type, type]]:
+    """(model, its event model) for every model pghistory tracks."""
+    return [(model, model.pgh_event_model) for model in apps.get_models() if hasattr(model, "pgh_event_model")]
+
+
+@functools.cache
 def tracked_tables() -> dict[str, str]:
-    """{table of a tracked model: its history event table}, for every model pghistory tracks."""
-    found = {}
-    for model in apps.get_models():
-        event_model = getattr(model, "pgh_event_model", None)
-        if event_model is not None:
-            found[model._meta.db_table] = event_model._meta.db_table
-    return found
+    """{table of a tracked model: its history event table}."""
+    return {model._meta.db_table: event_model._meta.db_table for model, event_model in _tracked()}
 
 
 @functools.cache
 def event_models() -> dict[str, type]:
-    """{history event table: its event model}, for every model pghistory tracks."""
-    found = {}
-    for model in apps.get_models():
-        event_model = getattr(model, "pgh_event_model", None)
-        if event_model is not None:
-            found[event_model._meta.db_table] = event_model
-    return found
+    """{history event table: its event model}, for the tracked models."""
+    return {event_model._meta.db_table: event_model for _model, event_model in _tracked()}
 
 
 def table_versions(event_tables, using=None) -> dict[str, Version]:

@@ -13,13 +13,13 @@ import contextlib
 
 import pghistory.models
 import psycopg
-from django.apps import apps
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import ProgrammingError, connection, transaction
 from pgtrigger import features as pgtrigger_features
 from psycopg import sql
 
+from audit.integrity import event_models  # every event table, the auth user's included
 from audit.models import AccessLog, CommandRun
 
 # The connection fields DATABASE_OWNER_URL replaces; the database itself stays the connection's own (in tests
@@ -126,15 +126,6 @@ def owner_connection():
             raise
         fix = "DATABASE_OWNER_URL must log in as that role" if owner else "set DATABASE_OWNER_URL to the owner's login"
         raise CommandError(f"{exc}: this needs the tables' owner; {fix} (docs/deploy.md).") from exc
-
-
-def event_models() -> list:
-    """pghistory's event models that have a table of their own."""
-    return [
-        model
-        for model in apps.get_models()
-        if issubclass(model, pghistory.models.Event) and model._meta.managed and not model._meta.proxy
-    ]
 
 
 def append_only_tables() -> list[str]:

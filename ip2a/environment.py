@@ -42,21 +42,22 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
-def database_from_url(url: str) -> dict:
-    """Turn ``postgresql://user:password@host:port/name?options`` into a Django DATABASES entry.
+def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict:
+    """Turn ``postgresql://user:password@host:port/name?options`` into a Django DATABASES entry; errors name
+    ``variable``, the setting the URL came from.
 
     A ``host`` query parameter names a Unix socket folder (libpq's convention); other query parameters
     (sslmode, connect_timeout, …) are passed to psycopg as OPTIONS.
     """
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
-        raise ImproperlyConfigured("DATABASE_URL must start with postgresql:// (IP2A runs on PostgreSQL only).")
+        raise ImproperlyConfigured(f"{variable} must start with postgresql:// (IP2A runs on PostgreSQL only).")
     options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     host = options.pop("host", "") or unquote(parts.hostname or "")
     port = options.pop("port", "") or (str(parts.port) if parts.port else "")
     name = unquote(parts.path.lstrip("/"))
     if not name:
-        raise ImproperlyConfigured("DATABASE_URL must name a database, e.g. postgresql://ip2a@db:5432/ip2a.")
+        raise ImproperlyConfigured(f"{variable} must name a database, e.g. postgresql://ip2a@db:5432/ip2a.")
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": name,

@@ -150,10 +150,7 @@ DATABASES = {"default": _default_db}
 DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL")
 DATABASE_OWNER = None
 if DATABASE_OWNER_URL:
-    try:
-        DATABASE_OWNER = database_from_url(DATABASE_OWNER_URL)
-    except ImproperlyConfigured as exc:
-        raise ImproperlyConfigured(str(exc).replace("DATABASE_URL", "DATABASE_OWNER_URL")) from None
+    DATABASE_OWNER = database_from_url(DATABASE_OWNER_URL, "DATABASE_OWNER_URL")
     if not DATABASE_URL or not _default_db["USER"]:
         raise ImproperlyConfigured("DATABASE_OWNER_URL needs a DATABASE_URL that names the app's role (its user).")
     if DATABASE_OWNER["NAME"] != _default_db["NAME"]:
@@ -172,10 +169,7 @@ if DATABASE_REPLICA_PIN_SECONDS < 0:
 if IP2A_ENV == "test":
     DATABASES["replica"] = {**_default_db, "TEST": {"MIRROR": "default"}}
 elif DATABASE_REPLICA_URL:
-    try:
-        _replica_db = database_from_url(DATABASE_REPLICA_URL)
-    except ImproperlyConfigured as exc:
-        raise ImproperlyConfigured(str(exc).replace("DATABASE_URL", "DATABASE_REPLICA_URL")) from None
+    _replica_db = database_from_url(DATABASE_REPLICA_URL, "DATABASE_REPLICA_URL")
     DATABASES["replica"] = _replica_db | {
         "CONN_MAX_AGE": _default_db["CONN_MAX_AGE"],
         "CONN_HEALTH_CHECKS": _default_db["CONN_HEALTH_CHECKS"],

@@ -237,7 +237,7 @@ def test_db_roles_script_refuses_a_superuser_as_a_role(deployment):
     assert f"db-roles.sh: {SERVER['USER']} is the administrator, a superuser" in result.stderr
 
 
-def test_db_roles_script_refuses_a_role_whose_name_holds_quotes_and_placeholders(deployment):
+def test_db_roles_script_refuses_a_role_whose_name_holds_dollar_quotes_and_format_codes(deployment):
     name = f"{BASE}_$$'%s"
     with connect(dbname="postgres") as admin:
         admin.execute(sql.SQL("CREATE ROLE {} SUPERUSER").format(sql.Identifier(name)))
