@@ -15,7 +15,8 @@ from django.utils import timezone
 def event_meta(prefix: str) -> dict:
     """Meta for a tracked model's history event table (``pghistory.track(meta=…)``): an index on the request id
     in each event's context, which the history log's "all changes of one request" filter reads (every import
-    summary links to it); without it that filter reads the whole table (~0.9 s per 250,000 events).
+    summary links to it); without it that filter reads every event table whole (docs/benchmarks.md, "History log
+    filtered by request id").
     ``prefix`` keeps the index name within PostgreSQL's and Django's limits."""
     return {"indexes": [models.Index(KeyTransform("request_id", "pgh_context"), name=f"{prefix}_evt_request")]}
 
