@@ -119,7 +119,15 @@ class AttachmentQuerySet(SoftDeleteQuerySet):
         return dict(rows)
 
 
-@pghistory.track(meta=event_meta("att_attachment"))
+# The files' events of one record (a member page's recent activity and the key of its kept body), and the
+# newest events of the files of one kind of record (ip2a.caching.record_versions streams).
+@pghistory.track(
+    meta=event_meta(
+        "att_attachment",
+        models.Index(fields=["target_type", "target_id"], name="att_attachment_evt_target"),
+        models.Index(fields=["target_type", "pgh_id"], name="att_attachment_evt_kind"),
+    )
+)
 class Attachment(SoftDeleteModel):
     """A document stored privately and attached to a member, employment, organization, student, enrollment
     or credential."""

@@ -630,6 +630,30 @@ def record_scopes(obj, *, user=None) -> dict:
     return scopes
 
 
+def record_version_scopes(obj) -> tuple[dict, dict]:
+    """What versions a kept rendering of ``obj`` with its history (ip2a.caching.record_versions): ({name: events
+    of the record and of each row it owns}, {name: events of the files of any row of an owned kind}). The files
+    of an owned row are a stream of their kind, not a scope of the record: which rows are the record's is known
+    from their events, and rows loaded without history (a seed) have none."""
+    from attachments.models import TARGET_CATEGORIES
+
+    model = type(obj)._meta.concrete_model
+    label = model._meta.label_lower
+    attachment_events = event_model_of(apps.get_model("attachments", "Attachment")).objects
+    scopes = {label: event_model_of(model).objects.filter(pgh_obj_id=obj.pk)}
+    streams = {}
+    if label in TARGET_CATEGORIES:
+        own_files = attachment_events.filter(target_type=ContentType.objects.get_for_model(model), target_id=obj.pk)
+        scopes[f"{label} files"] = own_files
+    for owned_label, fk in OWNED.get(label, {}).items():
+        owned = apps.get_model(owned_label)
+        scopes[owned_label] = event_model_of(owned).objects.filter(**{fk: obj.pk})
+        if owned_label in TARGET_CATEGORIES:
+            owned_type = ContentType.objects.get_for_model(owned)
+            streams[f"{owned_label} files"] = attachment_events.filter(target_type=owned_type)
+    return scopes, streams
+
+
 def record_events(obj, *, user=None, start: int = 0, stop: int = 10) -> tuple[list[Entry], bool]:
     """Entries ``start:stop`` (newest first) of the history of ``obj`` and its owned rows, and whether more
     follow."""

@@ -72,15 +72,49 @@ def table_versions(event_tables, using=None) -> dict[str, Version]:
     if not tables:
         return {}
     reader = connections[using or router.db_for_read(event_models()[tables[0]])]
-    quote = reader.ops.quote_name
-    sql = " UNION ALL ".join(
-        f"SELECT %s, newest, (SELECT count(*) FROM {quote(table)} WHERE pgh_id > newest - {RECENT_WINDOW}) "
-        f"FROM (SELECT max(pgh_id) AS newest FROM {quote(table)}) AS last"
+    return _read_versions(reader, _table_parts(tables, reader.ops.quote_name))
+
+
+def _table_parts(tables, quote) -> list[tuple[str, list]]:
+    return [
+        (
+            f"SELECT %s, newest, (SELECT count(*) FROM {quote(table)} WHERE pgh_id > newest - {RECENT_WINDOW}) "
+            f"FROM (SELECT max(pgh_id) AS newest FROM {quote(table)}) AS last",
+            [table],
+        )
         for table in tables
-    )
+    ]
+
+
+def _read_versions(reader, parts) -> dict[str, Version]:
+    sql = " UNION ALL ".join(part for part, _params in parts)
+    params = [param for _part, part_params in parts for param in part_params]
     with reader.cursor() as cursor:
-        cursor.execute(sql, tables)
+        cursor.execute(sql, params)
         return {name: (newest or 0, recent) for name, newest, recent in cursor.fetchall()}
+
+
+def record_versions(scopes: dict, *, streams=None, tables=(), using: str) -> dict[str, Version]:
+    """The versions of one record's own history, of filtered event streams and of whole tables, in ONE query
+    on ``using``.
+
+    ``scopes`` is {name: queryset of an event table} for the record and the rows it owns (their events): each
+    version is (the newest event id, how many events there are), so a write to another record of the same table
+    leaves it alone, and an event committed late below the newest id still moves the count. ``streams`` is
+    {name: queryset of an event table} for changes the record cannot be told apart by (the files of any row it
+    owns, which may have been loaded without history): (newest id, sum of the newest RECENT_WINDOW ids), which
+    moves with any new or late event among those. ``tables`` are event tables versioned whole (table_versions),
+    for what the record shows of rows it does not own (an employer's name, an uploader's)."""
+    reader = connections[using]
+    parts = _table_parts(sorted(set(tables)), reader.ops.quote_name)
+    for name, queryset in sorted(scopes.items()):
+        sql, params = queryset.using(using).order_by().values("pgh_id").query.sql_with_params()
+        parts.append((f"SELECT %s, max(pgh_id), count(*) FROM ({sql}) AS scope", [name, *params]))
+    for name, queryset in sorted((streams or {}).items()):
+        newest = queryset.using(using).order_by("-pgh_id").values("pgh_id")[:RECENT_WINDOW]
+        sql, params = newest.query.sql_with_params()
+        parts.append((f"SELECT %s, max(pgh_id), sum(pgh_id) FROM ({sql}) AS stream", [name, *params]))
+    return _read_versions(reader, parts) if parts else {}
 
 
 def data_versions(models) -> dict[str, Version]:

@@ -12,13 +12,15 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 
-def event_meta(prefix: str) -> dict:
+def event_meta(prefix: str, *extra_indexes: models.Index) -> dict:
     """Meta for a tracked model's history event table (``pghistory.track(meta=…)``): an index on the request id
     in each event's context, which the history log's "all changes of one request" filter reads (every import
     summary links to it); without it that filter reads every event table whole (docs/benchmarks.md, "History log
     filtered by request id").
-    ``prefix`` keeps the index name within PostgreSQL's and Django's limits."""
-    return {"indexes": [models.Index(KeyTransform("request_id", "pgh_context"), name=f"{prefix}_evt_request")]}
+    ``prefix`` keeps the index name within PostgreSQL's and Django's limits; ``extra_indexes`` are the event
+    table's own."""
+    request = models.Index(KeyTransform("request_id", "pgh_context"), name=f"{prefix}_evt_request")
+    return {"indexes": [request, *extra_indexes]}
 
 
 def constraint_name(rule: str) -> str:

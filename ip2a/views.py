@@ -39,8 +39,20 @@ from django_filters.views import FilterView
 
 from audit.access import log_access
 from audit.history import history_reason
+from audit.timeline import record_version_scopes
 from ip2a.auth import grants
-from ip2a.caching import data_versions, epoch, keep, query_versions, sql_versions, table_versions, version_key
+from ip2a.caching import (
+    CACHE_SECONDS,
+    data_versions,
+    epoch,
+    keep,
+    query_versions,
+    record_versions,
+    sql_versions,
+    table_versions,
+    tracked_tables,
+    version_key,
+)
 from ip2a.forms import ReasonForm, integrity_error_message, reason_field
 from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
@@ -323,9 +335,15 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
     roles and permissions (ip2a.auth.grants; per user for instructors) and day, under the data versions of
     those models (everything the body reads: the record's own model, related rows, and the models whose
     history its recent activity shows). The record itself is still read, checked and access-logged on every
-    request."""
+    request.
+
+    With ``body_record_history`` the record, the rows it owns and their attachments are versioned by their own
+    history (audit.timeline.record_version_scopes, ip2a.caching.record_versions), and ``body_cache_models`` name
+    only what the body shows of other rows: a write to another record then leaves this body kept, where a version
+    of the whole table would move with every write anywhere in it."""
 
     body_cache_models = None
+    body_record_history = False
     reads_from_replica = True  # ip2a/routers.py
 
     def get_queryset(self):
@@ -344,7 +362,10 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
             context = self.get_context_data(object=self.object)
             if key:
                 body_html = get_template(f"{self.get_template_names()[0]}#body").render(context, request)
-                keep(key, body_html)
+                if self.body_record_history:  # one record's key: worth keeping from its first view
+                    cache.set(key, body_html, CACHE_SECONDS)
+                else:
+                    keep(key, body_html)
         else:
             context = {"object": self.object, "view": self}
         if body_html is not None:
@@ -356,7 +377,14 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
     def body_versions(self) -> dict | None:
         if self.body_cache_models is None:
             return None
-        return data_versions((self.model or self.queryset.model, *self.body_cache_models))
+        model = self.model or self.queryset.model
+        if not self.body_record_history:
+            return data_versions((model, *self.body_cache_models))
+        # The record's scopes need only its primary key, so they are read before the record, as above.
+        scopes, streams = record_version_scopes(model(pk=self.kwargs[self.pk_url_kwarg]))
+        tables = tracked_tables()
+        others = [tables[other._meta.db_table] for other in self.body_cache_models]
+        return record_versions(scopes, streams=streams, tables=others, using=router.db_for_read(model))
 
     def body_key(self, versions) -> str | None:
         if versions is None:

@@ -41,9 +41,11 @@ class MemberListView(FilteredListView):
 class MemberDetailView(ObjectDetailView):
     permission_required = "members.view_member"
     model = Member
-    # What the body shows: jobs and employers, files and their uploaders, the student record and its
-    # credentials, and the history of the member, its jobs and files (read from those models' event tables).
-    body_cache_models = (MemberEmployment, Organization, Attachment, Student, Credential, User)
+    # What the body shows: the member, its jobs and their files and the history of all three (versioned per
+    # member: body_record_history), and of other rows the employers, uploaders and people in the history, and
+    # the student record with its credentials.
+    body_record_history = True
+    body_cache_models = (Organization, Student, Credential, User)
 
     def get_queryset(self):
         return super().get_queryset().select_related("student")
