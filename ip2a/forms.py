@@ -1,13 +1,18 @@
-"""Form machinery shared by every app: the reason field history asks for, database errors as form errors, and
-the select widget for long lists of records."""
+"""Form machinery shared by every app: the reason field history asks for, database errors as form errors, the
+select widget for long lists of records, and model validation with the check constraints in one query (the form
+renderer is ip2a/form_renderer.py)."""
 
 import contextlib
 from collections import OrderedDict
 
 from django import forms
 from django.apps import apps
-from django.core.exceptions import EmptyResultSet
-from django.db import IntegrityError
+from django.core.exceptions import EmptyResultSet, ValidationError
+from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db.models import BooleanField, CheckConstraint, Value
+from django.db.models.functions import Coalesce
+from django.db.models.sql import Query
+from django.db.models.sql.constants import SINGLE
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -57,6 +62,133 @@ class AnyYesNoSelect(forms.Select):
 
     def __init__(self, attrs=None):
         super().__init__(attrs, choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+
+
+# --- Check constraints in one query ------------------------------------------------------------------------
+#
+# Django validates each CheckConstraint of a model with a query of its own (SELECT 1 WHERE <condition>, in a
+# savepoint when inside a transaction): a member's five checks cost five round trips on every save, and a job
+# added through employment_add() is validated twice (form, then service). The functions below ask the same
+# conditions, against the same values, in one query, then let the model's own validate_constraints() run with
+# the answers, so its exclusions, its overrides and the order and shape of its errors stay Django's.
+
+
+class _RecordedCheck:
+    """Stands for a check constraint during a first, silent pass: notes what it would be asked."""
+
+    def __init__(self, constraint, calls):
+        self.constraint, self.calls = constraint, calls
+
+    def __getattr__(self, name):
+        return getattr(self.constraint, name)
+
+    def validate(self, model, instance, exclude=None, using=None):
+        self.calls.append((self.constraint, model, exclude, using))
+
+
+class _SilentConstraint:
+    """Any other constraint during the first pass: not asked yet."""
+
+    def __init__(self, constraint):
+        self.constraint = constraint
+
+    def __getattr__(self, name):
+        return getattr(self.constraint, name)
+
+    def validate(self, *args, **kwargs):
+        pass
+
+
+class _AnsweredCheck(_SilentConstraint):
+    """A check constraint whose answer the one query gave."""
+
+    def __init__(self, constraint, failed: bool):
+        super().__init__(constraint)
+        self.failed = failed
+
+    def validate(self, *args, **kwargs):
+        if self.failed:
+            raise ValidationError(
+                self.constraint.get_violation_error_message(), code=self.constraint.violation_error_code
+            )
+
+
+def _failed_checks(instance, calls) -> set | None:
+    """The ids of the constraints of ``calls`` whose condition is false for ``instance``: one query per model and
+    set of exclusions (one in practice). None when the database refuses the query (Django then asks them one by
+    one)."""
+    failed, groups = set(), {}
+    for constraint, model, exclude, using in calls:
+        if exclude and constraint._expression_refs_exclude(model, constraint.condition, exclude):
+            continue  # as CheckConstraint.validate(): a condition on an excluded field is not checked
+        groups.setdefault((model, frozenset(exclude or ()), using), []).append(constraint)
+    for (model, exclude, using), constraints in groups.items():
+        connection = connections[using]
+        if not connection.features.supports_comparing_boolean_expr:
+            return None
+        query = Query(None)
+        for name, value in instance._get_field_expression_map(meta=model._meta, exclude=set(exclude)).items():
+            query.add_annotation(value if hasattr(value, "resolve_expression") else Value(value), name, select=False)
+        for index, constraint in enumerate(constraints):
+            # As CheckConstraint.validate(): a condition that is UNKNOWN (NULL) does not fail.
+            condition = Coalesce(constraint.condition, True, output_field=BooleanField())
+            query.add_annotation(condition, f"_check_{index}")
+        compiler = query.get_compiler(using=using)
+        try:
+            with transaction.atomic(using=using) if connection.in_atomic_block else contextlib.nullcontext():
+                row = compiler.execute_sql(SINGLE)
+        except DatabaseError:
+            return None
+        failed.update(id(constraint) for constraint, holds in zip(constraints, row, strict=True) if not holds)
+    return failed
+
+
+def validate_constraints(instance, exclude=None) -> None:
+    """``instance.validate_constraints(exclude)`` (the model's own, overrides included), with every check
+    constraint answered by one query instead of one query each; raises the same ValidationError."""
+    model_validate = type(instance).validate_constraints
+    constraints = instance.get_constraints()
+    if sum(isinstance(c, CheckConstraint) for _model, group in constraints for c in group) < 2:
+        return model_validate(instance, exclude=exclude)
+    calls = []
+    instance.get_constraints = lambda: [
+        (model, [_RecordedCheck(c, calls) if isinstance(c, CheckConstraint) else _SilentConstraint(c) for c in group])
+        for model, group in constraints
+    ]
+    try:
+        model_validate(instance, exclude=exclude)  # which checks the model asks, with which exclusions
+        failed = _failed_checks(instance, calls)
+    finally:
+        del instance.get_constraints
+    if failed is None:
+        return model_validate(instance, exclude=exclude)
+    instance.get_constraints = lambda: [
+        (model, [_AnsweredCheck(c, id(c) in failed) if isinstance(c, CheckConstraint) else c for c in group])
+        for model, group in constraints
+    ]
+    try:
+        model_validate(instance, exclude=exclude)
+    finally:
+        del instance.get_constraints
+
+
+def full_clean(instance, exclude=None) -> None:
+    """``instance.full_clean(exclude)``, its constraints validated by validate_constraints() above."""
+    instance.validate_constraints = lambda exclude=None: validate_constraints(instance, exclude=exclude)
+    try:
+        instance.full_clean(exclude=exclude)
+    finally:
+        del instance.validate_constraints
+
+
+class OneQueryChecksMixin:
+    """For ModelForms: the model's check constraints validated in one query (validate_constraints above)."""
+
+    def validate_constraints(self):
+        try:
+            validate_constraints(self.instance, exclude=self._get_validation_exclusions())
+        except ValidationError as exc:
+            self._update_errors(exc)
 
 
 OPTIONS_KEPT = 200  # option lists kept per process (KeptOptionsSelect)

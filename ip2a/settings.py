@@ -127,7 +127,7 @@ TEMPLATES = [
         },
     },
 ]
-FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+FORM_RENDERER = "ip2a.form_renderer.PortalFormRenderer"  # TemplatesSetting, with the field templates written in Python
 
 # --- Database --------------------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")

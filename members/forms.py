@@ -7,13 +7,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html
 
-from ip2a.forms import DATE_INPUT, REASON_HELP, KeptOptionsSelect, reason_field
+from ip2a.forms import DATE_INPUT, REASON_HELP, KeptOptionsSelect, OneQueryChecksMixin, reason_field
 from members.models import MEMBER_NUMBER_PATTERN, NUMBER_FORMAT_MESSAGE, Member, MemberEmployment, MemberStatus
 from members.services import STATUSES_NEEDING_REASON
 from organizations.models import Organization
 
 
-class MemberForm(forms.ModelForm):
+class MemberForm(OneQueryChecksMixin, forms.ModelForm):
     class Meta:
         model = Member
         fields = [
@@ -97,7 +97,7 @@ class MemberStatusForm(forms.Form):
         return cleaned
 
 
-class EmploymentForm(forms.ModelForm):
+class EmploymentForm(OneQueryChecksMixin, forms.ModelForm):
     """A job's dates, employer, title, rate and notes; ``is_current`` follows the end date and is no field.
     The date rules (not after today, no overlap) are the model's clean(), which imports and the admin share."""
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from attachments.models import Attachment, AttachmentCategory, storage_name
 from attachments.services import is_admin
 from audit.history import history_reason
+from ip2a.forms import full_clean
 from members.models import Member, MemberClassification, MemberEmployment, MemberStatus
 from organizations.models import Organization
 from training.models import Credential, EnrollmentStatus, Student
@@ -194,7 +195,7 @@ def employment_add(
         notes=notes,
     )
     try:
-        employment.full_clean()  # the date rules, overlap with the member's other jobs included
+        full_clean(employment)  # the date rules, overlap with the member's other jobs included
     except ValidationError as exc:
         raise ValidationError(exc.messages) from exc  # callers show them as messages of the whole form
     employment.save()

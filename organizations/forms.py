@@ -1,12 +1,13 @@
 from django import forms
 
+from ip2a.forms import OneQueryChecksMixin
 from organizations.models import Organization, OrganizationContact
 from organizations.resources import ADDRESS, SALTING_FIELDS
 
 SALTING_PERMISSION = "organizations.change_salting"
 
 
-class OrganizationForm(forms.ModelForm):
+class OrganizationForm(OneQueryChecksMixin, forms.ModelForm):
     """An organization's details; the salting fields only for users holding the salting permission (for anyone
     else they are left out, so posted salting values are ignored)."""
 
@@ -26,7 +27,7 @@ class OrganizationForm(forms.ModelForm):
         return self.cleaned_data["state"].strip().upper()
 
 
-class OrganizationSaltingForm(forms.ModelForm):
+class OrganizationSaltingForm(OneQueryChecksMixin, forms.ModelForm):
     class Meta:
         model = Organization
         fields = list(SALTING_FIELDS)
@@ -34,7 +35,7 @@ class OrganizationSaltingForm(forms.ModelForm):
         help_texts = {"salting_score": "The employer's receptiveness to organizing. Employers only."}
 
 
-class OrganizationContactForm(forms.ModelForm):
+class OrganizationContactForm(OneQueryChecksMixin, forms.ModelForm):
     class Meta:
         model = OrganizationContact
         fields = ["first_name", "last_name", "title", "phone", "email", "notes"]

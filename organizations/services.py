@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.history import history_reason
+from ip2a.forms import full_clean
 from organizations.models import Organization, OrganizationContact
 
 CURRENT_EMPLOYEES_REFUSAL = "Members currently work here; end their jobs before deleting the organization."
@@ -77,7 +78,7 @@ def contact_create(
         is_primary=is_primary,
     )
     contact_settle_primary(contact=contact)
-    contact.full_clean()
+    full_clean(contact)  # its check constraints in one query
     contact.save()
     return contact
 

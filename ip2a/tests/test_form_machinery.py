@@ -1,0 +1,197 @@
+"""The form renderer (Python shortcuts for the field templates) writes exactly what the templates write, and the
+one-query check constraints give exactly Django's validation errors."""
+
+import datetime as dt
+
+import pytest
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.forms.renderers import TemplatesSetting
+from django.test.utils import CaptureQueriesContext
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
+
+from ip2a.form_renderer import PortalFormRenderer
+from ip2a.forms import full_clean, validate_constraints
+from members.factories import MemberEmploymentFactory, MemberFactory
+from members.forms import EmploymentAddForm, MemberForm
+from members.models import NUMBER_FORMAT_MESSAGE, Member, MemberEmployment
+from organizations.factories import EmployerFactory
+from organizations.forms import OrganizationContactCreateForm, OrganizationForm
+
+CHOICES = [("", "---"), ("a", "A & B"), ("Group <1>", [("b", gettext_lazy("Lazy")), (3, "Three")])]
+
+
+class EveryWidgetForm(forms.Form):
+    """One field of each widget the renderer writes itself, plus some it leaves to the templates."""
+
+    text = forms.CharField(label="Name <b>", help_text="Help with <em>HTML</em>.", max_length=5)
+    email = forms.EmailField(required=False, label_suffix=" ->")
+    number = forms.IntegerField(initial=1234567, widget=forms.NumberInput(attrs={"step": 5, "data-x": None}))
+    day = forms.DateField(initial=dt.date(2024, 2, 29), widget=forms.DateInput(attrs={"type": "date"}))
+    when = forms.DateTimeField(required=False)
+    secret = forms.CharField(widget=forms.PasswordInput(render_value=True), required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "aria-describedby": "mine"}), required=False)
+    pick = forms.ChoiceField(choices=CHOICES, required=False, help_text="Pick one.")
+    many = forms.MultipleChoiceField(choices=CHOICES[1:2], required=False)
+    flag = forms.BooleanField(required=False, label="Yes?")
+    radio = forms.ChoiceField(choices=[("x", "X"), ("y", "Y")], widget=forms.RadioSelect, help_text="Radio help.")
+    boxes = forms.MultipleChoiceField(choices=[(1, 1), (2, 2)], widget=forms.CheckboxSelectMultiple, required=False)
+    upload = forms.FileField(required=False)
+    off = forms.CharField(disabled=True, initial="quote \" and ' here", required=False)
+    hidden = forms.CharField(widget=forms.HiddenInput, initial="h&i", required=False)
+    unlabelled = forms.CharField(label="", required=False, widget=forms.TextInput(attrs={"autofocus": True}))
+    safe_label = forms.CharField(label=mark_safe("Safe <i>label</i>"), required=False)
+
+
+def render_both(make_form):
+    """The form's fields rendered by Django's TemplatesSetting and by PortalFormRenderer."""
+    pages = []
+    for renderer in (TemplatesSetting(), PortalFormRenderer()):
+        form = make_form(renderer)
+        pages.append("\n".join(str(field.as_field_group()) for field in form))
+    return pages
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"text": "too long <x>", "number": "abc", "day": "bad", "pick": "zz", "email": "x", "radio": "q"},
+        {"text": "ok", "number": "5", "day": "2024-01-01", "radio": "x", "notes": "a\n<b>&", "flag": "on"},
+    ],
+    ids=["unbound", "errors", "valid"],
+)
+def test_renderer_writes_what_the_templates_write(data):
+    """Every widget, label, help text and error list comes out byte for byte as Django's templates write it."""
+    templates, shortcuts = render_both(lambda renderer: EveryWidgetForm(data, renderer=renderer))
+
+    assert shortcuts == templates
+
+
+@pytest.mark.django_db
+def test_renderer_writes_the_portal_forms_as_the_templates_do():
+    member = MemberEmploymentFactory().member
+    EmployerFactory.create_batch(3)
+    makers = [
+        lambda renderer: MemberForm(renderer=renderer),
+        lambda renderer: MemberForm({"member_number": "x", "email": "bad"}, instance=member, renderer=renderer),
+        lambda renderer: EmploymentAddForm(member=member, renderer=renderer),
+        lambda renderer: EmploymentAddForm({"start_date": "2020-02-01"}, member=member, renderer=renderer),
+        lambda renderer: OrganizationForm({"name": ""}, renderer=renderer),
+        lambda renderer: OrganizationContactCreateForm(renderer=renderer),
+    ]
+    for make_form in makers:
+        templates, shortcuts = render_both(make_form)
+        assert shortcuts == templates
+
+
+def test_renderer_uses_the_template_once_it_differs(settings):
+    """An overridden field template is rendered as written: the shortcut stands only for the source it copies."""
+    settings.TEMPLATES = [
+        {
+            **settings.TEMPLATES[0],
+            "DIRS": [],
+            "APP_DIRS": False,
+            "OPTIONS": {
+                "loaders": [
+                    (
+                        "django.template.loaders.locmem.Loader",
+                        {"django/forms/field.html": "<p>{{ field.label }}: {{ field }}</p>"},
+                    ),
+                    "django.template.loaders.app_directories.Loader",
+                ]
+            },
+        }
+    ]
+    form = EveryWidgetForm(renderer=PortalFormRenderer())
+
+    assert str(form["text"].as_field_group()) == (
+        '<p>Name &lt;b&gt;: <input type="text" name="text" maxlength="5" required aria-describedby="id_text_helptext" '
+        'id="id_text"></p>'
+    )
+
+
+@pytest.mark.django_db
+def test_check_constraints_in_one_query_give_djangos_errors():
+    member = Member(member_number="12", first_name=" ", last_name="Ruiz", status="nope", classification="journeyman")
+
+    with pytest.raises(ValidationError) as django_way:
+        member.validate_constraints()
+    with CaptureQueriesContext(connection) as queries, pytest.raises(ValidationError) as one_query:
+        validate_constraints(member)
+
+    assert one_query.value.message_dict == django_way.value.message_dict
+    assert one_query.value.message_dict == {
+        "__all__": [
+            NUMBER_FORMAT_MESSAGE,
+            "First name may not be blank.",
+            "Status must be one of: active, inactive, suspended, retired, deceased.",
+        ]
+    }
+    # The five checks in one query, the member number's uniqueness in another (savepoints aside: the test runs
+    # in a transaction).
+    asked = [query["sql"] for query in queries if "SAVEPOINT" not in query["sql"]]
+    assert len(asked) == 2
+    assert asked[0].count("_check_") == 5
+
+
+@pytest.mark.django_db
+def test_check_constraints_in_one_query_skip_what_django_skips():
+    """Excluded fields (a field that failed already) leave their checks out, as Django does."""
+    member = Member(member_number="12", first_name=" ", last_name="Ruiz", status="active", classification="x")
+
+    with pytest.raises(ValidationError) as django_way:
+        member.validate_constraints(exclude={"member_number", "classification"})
+    with pytest.raises(ValidationError) as one_query:
+        validate_constraints(member, exclude={"member_number", "classification"})
+
+    assert one_query.value.message_dict == django_way.value.message_dict
+    assert one_query.value.message_dict == {"__all__": ["First name may not be blank."]}
+
+
+@pytest.mark.django_db
+def test_full_clean_in_one_query_keeps_the_models_own_rules():
+    """The job model's override (is_current is validated though never a form field) still applies."""
+    job = MemberEmploymentFactory()
+    second = MemberEmployment(
+        member=job.member, organization=job.organization, start_date=dt.date(2021, 1, 4), hourly_rate=-1
+    )
+    second.check_overlap = False
+
+    with pytest.raises(ValidationError) as django_way:
+        second.full_clean()
+    with pytest.raises(ValidationError) as one_query:
+        full_clean(second)
+
+    assert one_query.value.message_dict == django_way.value.message_dict
+    assert set(one_query.value.message_dict["__all__"]) == {
+        "This member already has a current job; end it first.",
+        "The hourly rate must be more than zero.",
+    }
+    assert "validate_constraints" not in vars(second)  # the stand-ins are gone again
+    assert "get_constraints" not in vars(second)
+
+
+@pytest.mark.django_db
+def test_member_form_checks_its_constraints_in_one_query():
+    """Saving a member's form asks the database once for all five check constraints (Django asks five times)."""
+    member = MemberFactory()
+    form = MemberForm(
+        {
+            "member_number": member.member_number,
+            "first_name": "Ana",
+            "last_name": "Ruiz",
+            "classification": "journeyman",
+            "phone": "555-123-4567",
+        },
+        instance=member,
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        assert form.is_valid(), form.errors
+
+    checks = [query["sql"] for query in queries if "COALESCE" in query["sql"]]
+    assert len(checks) == 1
+    assert checks[0].count("_check_") == 4  # status is not on the edit form
