@@ -13,9 +13,13 @@ class MemberFilterSet(DeletedFilterSet):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Number, name, email or phone"}),
         help_text="Member number or name prefix, email, phone.",
     )
-    status = django_filters.MultipleChoiceFilter(choices=MemberStatus.choices, widget=forms.CheckboxSelectMultiple)
+    # The member's own columns: no join can repeat a row, so no DISTINCT (django-filter's default for this
+    # filter), which made every query of the list SELECT DISTINCT over all columns and its count a subquery.
+    status = django_filters.MultipleChoiceFilter(
+        choices=MemberStatus.choices, widget=forms.CheckboxSelectMultiple, distinct=False
+    )
     classification = django_filters.MultipleChoiceFilter(
-        choices=MemberClassification.choices, widget=forms.CheckboxSelectMultiple
+        choices=MemberClassification.choices, widget=forms.CheckboxSelectMultiple, distinct=False
     )
     employer = django_filters.CharFilter(
         method="filter_employer",

@@ -37,6 +37,22 @@ class MemberListView(FilteredListView):
     static_filter_form = True  # its filters read no choices from the database
     results_cache_models = (MemberEmployment, Organization)  # the current employer column
 
+    # The labels of the status and classification columns (get_FOO_display() builds this dict on every call).
+    labels = {name: dict(Member._meta.get_field(name).flatchoices) for name in ("status", "classification")}
+
+    def paginate_queryset(self, queryset, page_size):
+        """Read the page's rows with Member.list_page (one query, the columns the table shows); the export,
+        never paginated, reads every column through for_list()."""
+        paginator, page, _rows, is_paginated = super().paginate_queryset(queryset, page_size)
+        page.object_list = Member.all_objects.list_page(page.object_list)
+        return paginator, page, page.object_list, is_paginated
+
+    def prepare_results(self, context):
+        statuses, classifications = self.labels["status"], self.labels["classification"]
+        for member in context["object_list"]:
+            member.status_label = statuses.get(member.status, member.status)
+            member.classification_label = classifications.get(member.classification, member.classification)
+
 
 class MemberDetailView(ObjectDetailView):
     permission_required = "members.view_member"

@@ -6,6 +6,8 @@ import openpyxl
 import pytest
 from django.contrib.messages import get_messages
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -633,3 +635,34 @@ def test_member_list_filter_form_of_a_role_without_the_deleted_switch_is_kept_ap
     staff_page = role_client("staff").get(reverse("members:member_list")).content.decode()
 
     assert 'name="deleted"' not in staff_page
+
+
+def test_member_list_reads_its_rows_and_current_employers_in_one_query(role_client):
+    """The page's rows come with their current employer from one query (Member.list_page), not a prefetch:
+    the employer of the current job is shown, an ended job's is not, and a member without a job gets a dash."""
+    current = MemberEmploymentFactory(start_date=START)
+    ended = MemberEmploymentFactory(start_date=START, end_date=START + dt.timedelta(days=30))
+    client = role_client("read_only")
+    client.get(reverse("members:member_list"))  # warm-up: the session renewal write happens once a minute
+    cache.clear()  # nothing kept: the page is read and rendered in full
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("members:member_list"))
+
+    jobs_read = [query["sql"] for query in queries.captured_queries if '"members_memberemployment"' in query["sql"]]
+    html = response.content.decode()
+    assert len(jobs_read) == 1
+    assert f'<a href="/organizations/{current.organization.pk}/">{current.organization.name}</a>' in html
+    assert ended.organization.name not in html
+    assert html.count("<td>—</td>") == 1  # the member whose job ended
+
+
+def test_member_list_page_rows_follow_the_sort_order(role_client):
+    """Member.list_page reads the page's members by id, so it orders them again as the list is sorted."""
+    numbers = ["5000001", "5000003", "5000002"]
+    for number in numbers:
+        MemberFactory(member_number=number)
+
+    response = role_client("read_only").get(reverse("members:member_list"), {"sort": "-number"})
+
+    assert [member.member_number for member in response.context["object_list"]] == sorted(numbers, reverse=True)

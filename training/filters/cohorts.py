@@ -12,7 +12,10 @@ class CohortFilterSet(DeletedFilterSet):
         label="Search",
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or code"}),
     )
-    status = django_filters.MultipleChoiceFilter(choices=CohortStatus.choices, widget=forms.CheckboxSelectMultiple)
+    # The cohort's own column: no join can repeat a row, so no DISTINCT (django-filter's default here).
+    status = django_filters.MultipleChoiceFilter(
+        choices=CohortStatus.choices, widget=forms.CheckboxSelectMultiple, distinct=False
+    )
     location = django_filters.ModelChoiceFilter(queryset=Location.objects.only("pk", "name"))
     sort = SortFilter(
         fields=[

@@ -131,8 +131,9 @@ class JATCApplicationFilterSet(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Student name"}),
         help_text="Student name prefix.",
     )
+    # The application's own column: no join can repeat a row, so no DISTINCT (django-filter's default here).
     status = django_filters.MultipleChoiceFilter(
-        choices=ApplicationStatus.choices, widget=forms.CheckboxSelectMultiple
+        choices=ApplicationStatus.choices, widget=forms.CheckboxSelectMultiple, distinct=False
     )
     sort = SortFilter(
         fields=[("application_date", "applied"), ("student__last_name", "student"), ("status", "status")],
