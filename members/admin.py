@@ -26,6 +26,12 @@ class MemberEmploymentAdmin(LargeTableMixin, OwnedRowAdmin):
     ordering = ("-pk",)  # the primary key index: newest first without sorting 250,000 rows
     str_select_related = ("organization",)
     resource_classes = [MemberEmploymentResource]
+
+    def get_readonly_fields(self, request, obj=None):
+        """A job's member is chosen once (the database refuses a change: MemberEmployment.Meta.triggers)."""
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "member") if obj is not None else fields
+
     export_permission = "members.export_member"
 
 

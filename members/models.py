@@ -1,6 +1,7 @@
 from datetime import date
 
 import pghistory
+import pgtrigger
 from django.contrib.postgres.indexes import OpClass
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -254,6 +255,10 @@ class MemberEmployment(OwnedModel):
                 violation_error_message="The hourly rate must be more than zero.",
             ),
         ]
+        # A job stays with the member it was recorded for (one recorded on the wrong member is deleted and added
+        # again to the right one): its history then always names its member, which the member page's kept body
+        # relies on (MemberDetailView, body_record_history).
+        triggers = [pgtrigger.ReadOnly(name="member_fixed", fields=["member"])]
 
     def __str__(self):
         end = self.end_date.isoformat() if self.end_date else "present"

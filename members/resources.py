@@ -1,5 +1,6 @@
 """Import/export columns of members and employments (the admin, the portal's exports and imports share them)."""
 
+from django.core.exceptions import ValidationError
 from import_export import fields, widgets
 
 from ip2a.resources import LookupWidget, SafeModelResource, UpperCaseWidget
@@ -62,3 +63,13 @@ class MemberEmploymentResource(SafeModelResource):
 
     def get_queryset(self):
         return super().get_queryset().select_related("member", "organization")
+
+    def import_instance(self, instance, row, **kwargs):
+        """Refuse a row that gives an existing job another member, as the database would (its rule:
+        MemberEmployment.Meta.triggers), with a message for the row."""
+        member_before = instance.member_id if instance.pk is not None else None
+        super().import_instance(instance, row, **kwargs)
+        if member_before is not None and instance.member_id != member_before:
+            raise ValidationError(
+                {"member": "A job stays with its member: delete it and add it to the right member instead."}
+            )

@@ -58,12 +58,11 @@ class MemberDetailView(ObjectDetailView):
     permission_required = "members.view_member"
     model = Member
     # What the body shows: the member, its jobs and their files and the history of all three (versioned per
-    # member: body_record_history), and of other rows the employers, uploaders and people in the history, and
-    # the student record with its credentials. Jobs are also versioned as a whole table: a job can be moved to
-    # another member (the admin, an import), and its event names only the new member, so the old member's
-    # scope would not notice it. Making a job's member unchangeable would let this go.
+    # member: body_record_history; a job never changes member, so its events always name this one), and of
+    # other rows the employers, uploaders and people in the history, and the student record with its
+    # credentials.
     body_record_history = True
-    body_cache_models = (MemberEmployment, Organization, Student, Credential, User)
+    body_cache_models = (Organization, Student, Credential, User)
 
     def get_queryset(self):
         return super().get_queryset().select_related("student")

@@ -157,3 +157,12 @@ def test_employment_delete_selected_deletes_row_by_row_with_attachments(admin_cl
     assert not MemberEmployment.objects.filter(pk=employment.pk).exists()
     assert Attachment.all_objects.get(pk=attachment.pk).deleted_at is not None
     assert employment.events.get(pgh_label="delete").member_id == employment.member_id
+
+
+def test_employment_change_form_shows_the_member_read_only(admin_client):
+    job = MemberEmploymentFactory()
+    page = admin_client.get(reverse("admin:members_memberemployment_change", args=[job.pk])).content.decode()
+    add_page = admin_client.get(reverse("admin:members_memberemployment_add")).content.decode()
+
+    assert 'name="member"' not in page
+    assert 'name="member"' in add_page

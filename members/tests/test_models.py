@@ -448,3 +448,17 @@ def test_member_current_employment_is_prefetched_by_for_list(django_assert_num_q
         employers = [member.current_employment.organization for member in Member.objects.for_list()]
 
     assert sorted(org.pk for org in employers) == sorted(job.organization_id for job in jobs)
+
+
+def test_the_database_refuses_to_give_a_job_another_member():
+    from django.db import ProgrammingError, transaction
+
+    job = MemberEmploymentFactory()
+    other = MemberFactory()
+
+    with pytest.raises(ProgrammingError, match="Cannot update rows"), transaction.atomic():
+        MemberEmployment.objects.filter(pk=job.pk).update(member=other)
+
+    job.refresh_from_db()
+    assert job.member_id != other.pk
+    MemberEmployment.objects.filter(pk=job.pk).update(job_title="Foreman")  # the job's other fields still change

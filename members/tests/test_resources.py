@@ -131,3 +131,21 @@ def test_employment_import_reports_an_unknown_organization():
     [invalid] = result.invalid_rows
     assert invalid.error_dict == {"organization": ["No organization with id '999999'."]}
     assert not MemberEmployment.objects.exists()
+
+
+def test_employment_import_refuses_to_give_a_job_another_member():
+    job = MemberEmploymentFactory(member__member_number="7000777", job_title="Wireman")
+    MemberFactory(member_number="7000778")
+    csv = (
+        "id,member,organization,start_date,job_title\n"
+        f"{job.pk},7000778,{job.organization_id},{job.start_date.isoformat()},Foreman\n"
+    )
+
+    result = import_csv(MemberEmploymentResource(), csv)
+
+    [invalid] = result.invalid_rows
+    assert invalid.error_dict == {
+        "member": ["A job stays with its member: delete it and add it to the right member instead."]
+    }
+    job.refresh_from_db()
+    assert (job.member.member_number, job.job_title) == ("7000777", "Wireman")
