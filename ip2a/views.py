@@ -179,6 +179,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         versions = table_versions(tables, using=router.db_for_read(model))
         kept = cache.get(version_key(*parts, versions=versions))
         if kept is None:
+            self.kept_versions = versions  # read before any row, so the full render may key on them too
             return None
         if memo_key[3]:  # an htmx refresh: the results alone
             response = HttpResponse(kept)
@@ -259,7 +260,8 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             sql, params = self.object_list.query.sql_with_params()
         except EmptyResultSet:
             return None
-        versions = sql_versions([sql], also=self.results_cache_models, using=self.object_list.db)
+        known = getattr(self, "kept_versions", None)  # kept_page() read them this request
+        versions = sql_versions([sql], also=self.results_cache_models, using=self.object_list.db, known=known)
         if versions is None:
             return None
         self.results_versions = versions

@@ -284,6 +284,18 @@ def test_a_kept_list_page_shows_a_new_member_at_once(role_client):
     assert "Zeller" in client.get(MEMBERS).content.decode()
 
 
+def test_a_kept_list_page_after_a_write_reads_the_data_versions_once(role_client):
+    MemberFactory(last_name="Aalto")
+    client = role_client("staff")
+    kept_for(client, MEMBERS)
+    MemberFactory(last_name="Zeller")
+
+    response, sql = queries_of(client, MEMBERS)
+
+    assert "Zeller" in response.content.decode()
+    assert sum("AS newest" in query for query in sql) == 1
+
+
 def test_a_kept_list_page_is_rendered_in_full_to_show_a_message(role_client):
     member = MemberFactory()
     client = role_client("officer")
