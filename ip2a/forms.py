@@ -8,7 +8,7 @@ from collections import OrderedDict
 from django import forms
 from django.apps import apps
 from django.core.exceptions import EmptyResultSet, ValidationError
-from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, transaction
 from django.db.models import BooleanField, CheckConstraint, Value
 from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
@@ -143,12 +143,19 @@ def _failed_checks(instance, calls) -> set | None:
     return failed
 
 
+# The two private helpers of Django's own CheckConstraint.validate() that _failed_checks() reuses, so that it
+# asks exactly what Django would; a Django without them gets Django's one-query-per-check path.
+ONE_QUERY_CHECKS = hasattr(CheckConstraint, "_expression_refs_exclude") and hasattr(
+    models.Model, "_get_field_expression_map"
+)
+
+
 def validate_constraints(instance, exclude=None) -> None:
     """``instance.validate_constraints(exclude)`` (the model's own, overrides included), with every check
     constraint answered by one query instead of one query each; raises the same ValidationError."""
     model_validate = type(instance).validate_constraints
     constraints = instance.get_constraints()
-    if sum(isinstance(c, CheckConstraint) for _model, group in constraints for c in group) < 2:
+    if not ONE_QUERY_CHECKS or sum(isinstance(c, CheckConstraint) for _m, group in constraints for c in group) < 2:
         return model_validate(instance, exclude=exclude)
     calls = []
     instance.get_constraints = lambda: [

@@ -138,6 +138,22 @@ def test_check_constraints_in_one_query_give_djangos_errors():
 
 
 @pytest.mark.django_db
+def test_check_constraints_take_djangos_own_path_without_its_private_helpers(monkeypatch):
+    """A Django without the two helpers the one query reuses gets Django's one query per check, same errors."""
+    monkeypatch.setattr("ip2a.forms.ONE_QUERY_CHECKS", False)
+    member = Member(member_number="12", first_name=" ", last_name="Ruiz", status="nope", classification="journeyman")
+
+    with CaptureQueriesContext(connection) as queries, pytest.raises(ValidationError) as one_by_one:
+        validate_constraints(member)
+
+    assert one_by_one.value.message_dict["__all__"][1:] == [
+        "First name may not be blank.",
+        "Status must be one of: active, inactive, suspended, retired, deceased.",
+    ]
+    assert not any("_check_" in query["sql"] for query in queries)
+
+
+@pytest.mark.django_db
 def test_check_constraints_in_one_query_skip_what_django_skips():
     """Excluded fields (a field that failed already) leave their checks out, as Django does."""
     member = Member(member_number="12", first_name=" ", last_name="Ruiz", status="active", classification="x")
