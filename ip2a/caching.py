@@ -96,24 +96,30 @@ def _read_versions(reader, parts) -> dict[str, Version]:
 
 def record_versions(scopes: dict, *, streams=None, tables=(), using: str) -> dict[str, Version]:
     """The versions of one record's own history, of filtered event streams and of whole tables, in ONE query
-    on ``using``.
+    on ``using``. Scopes and streams are {name: (event table, {column: value})}, the rows of that table whose
+    columns hold those values (audit.timeline.record_version_scopes); their SQL is written here, not compiled
+    by the ORM, because a kept page reads them on every request.
 
-    ``scopes`` is {name: queryset of an event table} for the record and the rows it owns (their events): each
-    version is (the newest event id, how many events there are), so a write to another record of the same table
-    leaves it alone, and an event committed late below the newest id still moves the count. ``streams`` is
-    {name: queryset of an event table} for changes the record cannot be told apart by (the files of any row it
-    owns, which may have been loaded without history): (newest id, sum of the newest RECENT_WINDOW ids), which
-    moves with any new or late event among those. ``tables`` are event tables versioned whole (table_versions),
-    for what the record shows of rows it does not own (an employer's name, an uploader's)."""
+    A scope's version is (its newest event id, how many events it has): the events of the record and the rows
+    it owns, so a write to another record of the same table leaves it alone, and an event committed late below
+    the newest id still moves the count. A stream's is (newest id, sum of its newest RECENT_WINDOW ids), for
+    changes that cannot be told to be the record's (the files of any row it owns, which may have been loaded
+    without history): it moves with any new or late event among those. ``tables`` are event tables versioned
+    whole (table_versions), for what the record shows of rows it does not own (an employer's name)."""
     reader = connections[using]
-    parts = _table_parts(sorted(set(tables)), reader.ops.quote_name)
-    for name, queryset in sorted(scopes.items()):
-        sql, params = queryset.using(using).order_by().values("pgh_id").query.sql_with_params()
-        parts.append((f"SELECT %s, max(pgh_id), count(*) FROM ({sql}) AS scope", [name, *params]))
-    for name, queryset in sorted((streams or {}).items()):
-        newest = queryset.using(using).order_by("-pgh_id").values("pgh_id")[:RECENT_WINDOW]
-        sql, params = newest.query.sql_with_params()
-        parts.append((f"SELECT %s, max(pgh_id), sum(pgh_id) FROM ({sql}) AS stream", [name, *params]))
+    quote = reader.ops.quote_name
+    parts = _table_parts(sorted(set(tables)), quote)
+
+    def where(conditions: dict) -> tuple[str, list]:
+        return " AND ".join(f"{quote(column)} = %s" for column in conditions), list(conditions.values())
+
+    for name, (table, conditions) in sorted(scopes.items()):
+        condition, params = where(conditions)
+        parts.append((f"SELECT %s, max(pgh_id), count(*) FROM {quote(table)} WHERE {condition}", [name, *params]))
+    for name, (table, conditions) in sorted((streams or {}).items()):
+        condition, params = where(conditions)
+        newest = f"SELECT pgh_id FROM {quote(table)} WHERE {condition} ORDER BY pgh_id DESC LIMIT {RECENT_WINDOW}"
+        parts.append((f"SELECT %s, max(pgh_id), sum(pgh_id) FROM ({newest}) AS stream", [name, *params]))
     return _read_versions(reader, parts) if parts else {}
 
 
