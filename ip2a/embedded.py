@@ -104,6 +104,11 @@ def _ensure_database(server) -> None:
                 conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
 
+def postmaster_pid() -> int | None:
+    """The embedded server's postmaster process id (its backends are its children), or None when not attached."""
+    return _server.get_postmaster_info().pid if _server is not None else None
+
+
 def is_attached() -> bool:
     """Tell whether this process uses the embedded server."""
     return _server is not None

@@ -589,11 +589,13 @@ def stop_portal(portal: Portal, timeout: float = 30) -> int:
 
 class TreeCPU:
     """CPU seconds used by a process and every process under it, sampled while they run (children that exit
-    between samples lose at most one interval)."""
+    between samples lose at most one interval). With ``from_now``, what the processes alive at the first
+    sample had used before it is not counted (a database server started long before the run)."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, *, from_now: bool = False):
         self.pid = pid
         self.seen: dict[tuple[int, float], float] = {}  # (pid, create time) → user + system seconds
+        self.before: dict[tuple[int, float], float] | None = None if from_now else {}
         self.started = time.monotonic()
         self.wall = 0.0
 
@@ -609,22 +611,53 @@ class TreeCPU:
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
                 self.seen[(process.pid, process.create_time())] = times.user + times.system
+        if self.before is None:
+            self.before = dict(self.seen)
         self.wall = time.monotonic() - self.started
 
     @property
     def seconds(self) -> float:
-        return sum(self.seen.values())
+        return sum(self.seen.values()) - sum((self.before or {}).values())
 
     def summary(self) -> dict:
-        cores = os.cpu_count() or 1
-        wall = self.wall or 1e-9
-        return {
-            "cpu_seconds": round(self.seconds, 2),
-            "wall_seconds": round(self.wall, 2),
-            "share_of_one_core": round(self.seconds / wall, 4),
-            "share_of_machine": round(self.seconds / wall / cores, 4),
-            "cores": cores,
-        }
+        return cpu_summary(self.seconds, self.wall)
+
+
+class MachineCPU:
+    """CPU seconds the whole machine spent busy (all cores, any process) between start() and stop(): what the
+    portal, the database and Locust left over shows as the difference."""
+
+    def __init__(self):
+        self.busy = self.wall = 0.0
+
+    @staticmethod
+    def _busy() -> float:
+        import psutil
+
+        times = psutil.cpu_times()._asdict()
+        # Linux counts guest time inside user time already; idle and waiting for I/O are not busy.
+        return sum(value for name, value in times.items() if name not in {"idle", "iowait", "guest", "guest_nice"})
+
+    def start(self) -> None:
+        self._started, self._busy_at_start = time.monotonic(), self._busy()
+
+    def stop(self) -> None:
+        self.busy, self.wall = self._busy() - self._busy_at_start, time.monotonic() - self._started
+
+    def summary(self) -> dict:
+        return cpu_summary(self.busy, self.wall)
+
+
+def cpu_summary(seconds: float, wall: float) -> dict:
+    """CPU seconds over a wall time, as a share of one core and of this machine's cores."""
+    cores = os.cpu_count() or 1
+    return {
+        "cpu_seconds": round(seconds, 2),
+        "wall_seconds": round(wall, 2),
+        "share_of_one_core": round(seconds / (wall or 1e-9), 4),
+        "share_of_machine": round(seconds / (wall or 1e-9) / cores, 4),
+        "cores": cores,
+    }
 
 
 # --- Running Locust ------------------------------------------------------------------------------------------
@@ -642,6 +675,8 @@ class LocustResult:
     finished: float
     failures: list[dict] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    database_cpu: dict | None = None  # the embedded PostgreSQL's processes, when it runs here
+    machine_cpu: dict | None = None
 
 
 def run_options(config: LoadConfig, *, host: str, csv_prefix: str) -> list[str]:
@@ -722,10 +757,12 @@ def run_locust(
     log_path: Path,
     progress=None,
     server_pid: int | None = None,
+    database_pid: int | None = None,
     progress_every: float = 15,
 ) -> LocustResult:
-    """Run Locust headless until its run time ends; sample its CPU (and the server's, if we started it) every
-    second and call ``progress(line)`` now and then with the latest per-second figures."""
+    """Run Locust headless until its run time ends; sample its CPU (and the server's, if we started it, and the
+    database's, given its postmaster) every second, and the whole machine's over the run; call
+    ``progress(line)`` now and then with the latest per-second figures."""
     env = {**os.environ, POOL_ENV: str(pool_path), "PYTHONPATH": str(BASE_DIR)}
     command = locust_command(config, host=host, csv_prefix=csv_prefix, json_prefix=json_prefix, log_path=log_path)
     started = time.time()
@@ -734,13 +771,18 @@ def run_locust(
         process = subprocess.Popen(command, env=env, cwd=BASE_DIR, stdout=subprocess.DEVNULL, stderr=stderr)
     cpu = TreeCPU(process.pid)
     server_cpu = TreeCPU(server_pid) if server_pid else None
+    database_cpu = TreeCPU(database_pid, from_now=True) if database_pid else None
+    machine_cpu = MachineCPU()
+    machine_cpu.start()
+    if database_cpu:
+        database_cpu.sample()  # its starting point
     history_path = Path(f"{csv_prefix}_stats_history.csv")
     last_progress = time.monotonic()
     try:
         while process.poll() is None:
-            cpu.sample()
-            if server_cpu:
-                server_cpu.sample()
+            for tree in (cpu, server_cpu, database_cpu):
+                if tree:
+                    tree.sample()
             if progress and time.monotonic() - last_progress >= progress_every:
                 last_progress = time.monotonic()
                 rows = read_history(history_path)
@@ -756,9 +798,11 @@ def run_locust(
         if process.poll() is None:
             process.kill()
             process.wait()
+    machine_cpu.stop()
     stderr = stderr_path.read_text(errors="replace")
-    if server_cpu:
-        server_cpu.sample()
+    for tree in (server_cpu, database_cpu):
+        if tree:
+            tree.sample()
     try:
         stats = json.loads(Path(f"{json_prefix}.json").read_text())
     except (OSError, ValueError):
@@ -770,6 +814,8 @@ def run_locust(
         failures=read_failures(Path(f"{csv_prefix}_failures.csv")),
         cpu=cpu.summary(),
         server_cpu=server_cpu.summary() if server_cpu else None,
+        database_cpu=database_cpu.summary() if database_cpu else None,
+        machine_cpu=machine_cpu.summary(),
         log_path=log_path,
         started=started,
         finished=time.time(),
@@ -899,6 +945,8 @@ def compute_report(config: LoadConfig, result: LocustResult, *, run_prefix: int 
         "failures": result.failures,
         "locust_cpu": result.cpu,
         "server_cpu": result.server_cpu,
+        "database_cpu": result.database_cpu,
+        "machine_cpu": result.machine_cpu,
         "targets": evaluate_targets(totals),
         "intermediate_goal": intermediate_goal(config.users, totals["average_ms"]),
     }
@@ -992,11 +1040,21 @@ def format_report(report: dict) -> list[str]:
         f"{cpu['cores']} cores)"
         + ("  — near one full core: the load generator may limit these figures" if _locust_saturated(report) else "")
     )
-    if report.get("server_cpu"):
-        server = report["server_cpu"]
+    measured = [
+        ("Portal CPU (gunicorn)", "portal", report.get("server_cpu")),
+        ("Database CPU (embedded PostgreSQL)", "database", report.get("database_cpu")),
+        ("Machine CPU (every process)", "machine", report.get("machine_cpu")),
+    ]
+    for label, _short, share in measured:
+        if share:
+            percent = share["share_of_machine"] * 100
+            lines.append(f"{label}: {share['cpu_seconds']:.1f} s = {percent:.0f} % of {share['cores']} cores")
+    requests = totals["requests"] + (report["logins"] or {}).get("requests", 0)
+    if requests:
+        per_request = [(short, share) for _label, short, share in measured if share] + [("Locust", cpu)]
         lines.append(
-            f"Portal CPU (gunicorn): {server['cpu_seconds']:.1f} s = {server['share_of_machine'] * 100:.0f} % "
-            f"of {server['cores']} cores"
+            "CPU per request (whole run, form logins included): "
+            + ", ".join(f"{short} {share['cpu_seconds'] * 1000 / requests:.1f} ms" for short, share in per_request)
         )
     if report.get("intermediate_goal"):
         goal = report["intermediate_goal"]

@@ -3,6 +3,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -529,6 +530,40 @@ def test_format_report_lists_operations_totals_and_locust_cpu():
     assert "Throughput: 3.0 requests/s over 20 s after ramp-up (10 s)" in text
     assert "Locust CPU: 3.0 s over 30 s = 10 % of one core (5 % of 2 cores)" in text
     assert "≥ 300 requests/s after ramp-up: MISSED (3.0)" in text
+
+
+def test_format_report_shows_portal_database_and_machine_cpu_per_request():
+    report = fixture_report()
+    share = {"wall_seconds": 30.0, "cores": 2}
+    report["server_cpu"] = {**share, "cpu_seconds": 26.0, "share_of_one_core": 0.87, "share_of_machine": 0.43}
+    report["database_cpu"] = {**share, "cpu_seconds": 13.0, "share_of_one_core": 0.43, "share_of_machine": 0.22}
+    report["machine_cpu"] = {**share, "cpu_seconds": 45.5, "share_of_one_core": 1.52, "share_of_machine": 0.76}
+
+    text = "\n".join(loadtest.format_report(report))
+
+    assert "Portal CPU (gunicorn): 26.0 s = 43 % of 2 cores" in text
+    assert "Database CPU (embedded PostgreSQL): 13.0 s = 22 % of 2 cores" in text
+    assert "Machine CPU (every process): 45.5 s = 76 % of 2 cores" in text
+    # 110 operations and 20 form logins: 130 requests.
+    assert (
+        "CPU per request (whole run, form logins included): portal 200.0 ms, database 100.0 ms, machine 350.0 ms, "
+        "Locust 23.1 ms" in text
+    )
+
+
+def test_tree_cpu_from_now_leaves_out_what_the_processes_used_before():
+    before = loadtest.TreeCPU(os.getpid())
+    since = loadtest.TreeCPU(os.getpid(), from_now=True)
+    used_before = sum(os.times()[:2])  # this process's user + system seconds so far
+    since.sample()
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:  # burn 0.2 s of CPU
+        pass
+    before.sample()
+    since.sample()
+
+    assert since.seconds >= 0.15
+    assert before.seconds - since.seconds == pytest.approx(used_before, abs=0.05)  # not counted
 
 
 # --- Locust on several hosts: --prepare-only -------------------------------------------------------------

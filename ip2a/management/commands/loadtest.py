@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from ip2a import loadtest
+from ip2a import embedded, loadtest
 from ip2a.commands import FORCE, OperatorCommand
 from ip2a.loadtest import LoadTestUsageError, PortalUnreachable
 
@@ -172,6 +172,7 @@ class Command(OperatorCommand):
                 log_path=folder / "locust.log",
                 progress=self.info.write,
                 server_pid=portal.process.pid if portal else None,
+                database_pid=embedded.postmaster_pid(),
             )
         except LoadTestUsageError as exc:
             raise CommandError(str(exc), returncode=2) from exc
