@@ -10,6 +10,7 @@ then:
     scripts/profile_shares.py mix.raw                  # share of the request samples by library
     scripts/profile_shares.py mix.raw --cpu            # the same, leaving out samples waiting on a socket
     scripts/profile_shares.py mix.raw --callers 'SQLCompiler.as_sql'   # which portal code calls a frame
+    scripts/profile_shares.py mix.raw --cpu --under MemberDetailView   # one page's samples only
 
 A sample under a template's rendering counts for the templates (with whatever they call); any other sample
 for the innermost frame of a known library (psycopg, the ORM, …; "portal code" for this project's own).
@@ -41,8 +42,9 @@ APPS = ("ip2a", "members", "audit", "organizations", "training", "attachments")
 WAITING = ("Connection.wait", "_execute_send", "SyncWorker.wait", "close_graceful", "recv", "sendall")
 
 
-def samples(path: str, *, cpu: bool):
-    """(frames, count) for each request sample of a py-spy raw file."""
+def samples(path: str, *, cpu: bool, under: str | None = None):
+    """(frames, count) for each request sample of a py-spy raw file (only those with a frame containing
+    ``under``, when given)."""
     with open(path) as raw:
         for line in raw:
             stack, _, count = line.rstrip().rpartition(" ")
@@ -50,6 +52,8 @@ def samples(path: str, *, cpu: bool):
             if not any("WSGIHandler.__call__" in frame for frame in frames):
                 continue
             if cpu and any(name in frames[-1] for name in WAITING):
+                continue
+            if under and not any(under in frame for frame in frames):
                 continue
             yield frames, int(count)
 
@@ -79,10 +83,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("raw", help="py-spy --format raw output")
     parser.add_argument("--cpu", action="store_true", help="leave out samples waiting on a socket")
+    parser.add_argument("--under", metavar="FRAME", help="only samples under FRAME (e.g. MemberDetailView)")
     parser.add_argument("--callers", metavar="FRAME", help="share of samples under FRAME, by the portal code above it")
     args = parser.parse_args()
     shares, total = Counter(), 0
-    for frames, count in samples(args.raw, cpu=args.cpu):
+    for frames, count in samples(args.raw, cpu=args.cpu, under=args.under):
         total += count
         if args.callers:
             hits = [index for index, frame in enumerate(frames) if args.callers in frame]
