@@ -12,11 +12,12 @@ the same few queries however many tables it touches:
    keys, then theirs, e.g. attendance → session → cohort).
 """
 
+import contextlib
 import functools
 import heapq
 import itertools
 import json
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,7 +25,7 @@ from decimal import Decimal
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, connections, models, router
 from django.db.models import BooleanField, Case, ExpressionWrapper, F, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -209,12 +210,18 @@ def instance_from_json(model, data: dict):
     return model.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], values)
 
 
-def fetch_rows(querysets) -> list[tuple[int, dict]]:
-    """Run several querysets (any models, each ordered and sliced as it likes) as one UNION ALL statement.
+@dataclass(frozen=True)
+class Statement:
+    """Compiled SQL with its parameters and the alias it runs on."""
 
-    Returns (index of the queryset, row as a dict keyed by column) pairs, each queryset's rows in its order.
-    Runs on the querysets' alias (the router's choice: the replica on read-only pages).
-    """
+    sql: str
+    params: tuple
+    alias: str
+
+
+def union_statement(querysets) -> Statement | None:
+    """Several querysets (any models, each ordered and sliced as it likes) compiled as one UNION ALL statement
+    on the querysets' alias (the router's choice: the replica on read-only pages); None for no querysets."""
     parts, params, alias = [], [], DEFAULT_DB_ALIAS
     for index, queryset in enumerate(querysets):
         alias = queryset.db
@@ -222,10 +229,23 @@ def fetch_rows(querysets) -> list[tuple[int, dict]]:
         parts.append(f"(SELECT {index} AS part, ROW_NUMBER() OVER () AS n, to_jsonb(r)::text FROM ({sql}) r)")
         params.extend(query_params)
     if not parts:
+        return None
+    return Statement(" UNION ALL ".join(parts) + " ORDER BY part, n", tuple(params), alias)
+
+
+def run_union(statement: Statement | None) -> list[tuple[int, dict]]:
+    """(index of the queryset, row as a dict keyed by column) pairs of a union_statement(), each queryset's rows
+    in its order."""
+    if statement is None:
         return []
-    with connections[alias].cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts) + " ORDER BY part, n", params)
+    with connections[statement.alias].cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
         return [(part, json.loads(text, parse_float=Decimal)) for part, _n, text in cursor.fetchall()]
+
+
+def fetch_rows(querysets) -> list[tuple[int, dict]]:
+    """Run several querysets as one UNION ALL statement (union_statement, run_union)."""
+    return run_union(union_statement(querysets))
 
 
 # --- Entries -------------------------------------------------------------------------------------------------
@@ -240,9 +260,9 @@ def merge_key(event):
     return (event.pgh_created_at, event.pgh_label != "insert", _RANKS.get(event.pgh_model._meta.label_lower, -1))
 
 
-def read_events(scopes: dict, *, start: int, stop: int, action: str | None = None) -> tuple[list, bool]:
-    """The events ``start:stop`` (newest first) of the tables in ``scopes`` ({tracked model: Q on its event
-    table}), and whether there are more after them. Each table is read up to ``stop + 1`` rows."""
+def events_statement(scopes: dict, *, stop: int, action: str | None = None) -> tuple[list, Statement | None]:
+    """The models of ``scopes`` ({tracked model: Q on its event table}) and the one statement reading the newest
+    ``stop + 1`` events of each (read_events)."""
     models_in_scope = list(scopes)
     querysets = []
     for model in models_in_scope:
@@ -250,8 +270,20 @@ def read_events(scopes: dict, *, start: int, stop: int, action: str | None = Non
         if action:
             queryset = queryset.filter(pgh_action=action)
         querysets.append(queryset.order_by("-pgh_id")[: stop + 1])
+    return models_in_scope, union_statement(querysets)
+
+
+def read_events(scopes: dict, *, start: int, stop: int, action: str | None = None) -> tuple[list, bool]:
+    """The events ``start:stop`` (newest first) of the tables in ``scopes`` ({tracked model: Q on its event
+    table}), and whether there are more after them. Each table is read up to ``stop + 1`` rows."""
+    models_in_scope, statement = events_statement(scopes, stop=stop, action=action)
+    return events_of(models_in_scope, statement, start=start, stop=stop)
+
+
+def events_of(models_in_scope: list, statement: Statement | None, *, start: int, stop: int) -> tuple[list, bool]:
+    """Run an events_statement() and merge its tables' events, newest first (read_events)."""
     streams = defaultdict(list)
-    for part, row in fetch_rows(querysets):
+    for part, row in run_union(statement):
         model = models_in_scope[part]
         event = instance_from_json(event_model_of(model), row)
         event.pgh_action = row["pgh_action"]
@@ -607,28 +639,44 @@ OWNED = {
 }
 
 
+def files_visible(obj, user) -> bool:
+    """Whether the history of ``obj`` shows its attachments' events (record_scopes): not for a user who may not
+    list the record's attachments (an organizer on a member)."""
+    from attachments.services import attachment_can_view
+
+    return user is None or attachment_can_view(user, obj)
+
+
 def record_scopes(obj, *, user=None) -> dict:
     """{tracked model: Q on its event table} for the events of ``obj``, of the rows it owns (deleted ones too:
-    their history keeps them) and of the attachments of both (left out when ``user`` may not list the
-    record's attachments, e.g. an organizer on a member)."""
-    from attachments.models import TARGET_CATEGORIES
-    from attachments.services import attachment_can_view
-    from training.models import limited_to_own_cohorts
+    their history keeps them) and of the attachments of both (left out unless files_visible())."""
+    scopes = _own_scopes(type(obj)._meta.concrete_model, obj.pk, files=files_visible(obj, user))
+    return _own_cohorts_only(scopes, user)
 
-    model = type(obj)._meta.concrete_model
+
+def _own_scopes(model, pk, *, files: bool) -> dict:
+    """record_scopes() of the record ``pk`` of ``model``, for every user (no cohort limit)."""
+    from attachments.models import TARGET_CATEGORIES
+
     label = model._meta.label_lower
-    scopes = {model: Q(pgh_obj_id=obj.pk)}
+    scopes = {model: Q(pgh_obj_id=pk)}
     attachment_targets = Q()
     if label in TARGET_CATEGORIES:
-        attachment_targets |= Q(target_type=ContentType.objects.get_for_model(model), target_id=obj.pk)
+        attachment_targets |= Q(target_type=ContentType.objects.get_for_model(model), target_id=pk)
     for owned_label, fk in OWNED.get(label, {}).items():
         owned = apps.get_model(owned_label)
-        scopes[owned] = Q(**{fk: obj.pk})
+        scopes[owned] = Q(**{fk: pk})
         if owned_label in TARGET_CATEGORIES:
-            ids = event_model_of(owned).objects.filter(**{fk: obj.pk}).values("pgh_obj_id")
+            ids = event_model_of(owned).objects.filter(**{fk: pk}).values("pgh_obj_id")
             attachment_targets |= Q(target_type=ContentType.objects.get_for_model(owned), target_id__in=ids)
-    if attachment_targets and (user is None or attachment_can_view(user, obj)):
+    if attachment_targets and files:
         scopes[apps.get_model("attachments", "Attachment")] = attachment_targets
+    return scopes
+
+
+def _own_cohorts_only(scopes: dict, user) -> dict:
+    from training.models import limited_to_own_cohorts
+
     if user is not None and limited_to_own_cohorts(user):  # an instructor: only what visible_scopes allows
         for scoped in list(scopes):
             limit = own_cohorts_scope(scoped, user)
@@ -666,5 +714,40 @@ def record_version_scopes(obj) -> tuple[dict, dict]:
 def record_events(obj, *, user=None, start: int = 0, stop: int = 10) -> tuple[list[Entry], bool]:
     """Entries ``start:stop`` (newest first) of the history of ``obj`` and its owned rows, and whether more
     follow."""
-    events, more = read_events(record_scopes(obj, user=user), start=start, stop=stop)
+    models_in_scope, statement = record_statement(obj, user=user, stop=stop)
+    events, more = events_of(models_in_scope, statement, start=start, stop=stop)
     return build_entries(events, user=user), more
+
+
+# Building and compiling a record's events statement was half of the member page's recent activity. Its shape
+# depends only on the record's type, whether its files show, how many events are read, the alias and the
+# database's content types, so each worker compiles it once per shape for a stand-in id and puts the record's
+# id in its place. Instructors' scopes hold their own cohorts and are compiled every time.
+STAND_IN_ID = -7_316_402_919  # no row has it: ids are positive
+STATEMENTS_KEPT = 500
+_statements: OrderedDict = OrderedDict()
+
+
+def record_statement(obj, *, user=None, stop: int) -> tuple[list, Statement | None]:
+    """events_statement() of record_scopes(obj, user=user), from this worker's compiled shapes."""
+    from ip2a.caching import epoch
+    from training.models import limited_to_own_cohorts
+
+    model = type(obj)._meta.concrete_model
+    if user is not None and limited_to_own_cohorts(user):
+        return events_statement(record_scopes(obj, user=user), stop=stop)
+    files = files_visible(obj, user)
+    alias = router.db_for_read(event_model_of(model))
+    shape = (model._meta.label_lower, files, stop, alias, epoch())
+    found = _statements.get(shape)
+    if found is None:
+        found = events_statement(_own_scopes(model, STAND_IN_ID, files=files), stop=stop)
+        if found[1] is None or str(STAND_IN_ID) in found[1].sql:  # the id was written into the SQL itself
+            return events_statement(record_scopes(obj, user=user), stop=stop)
+        _statements[shape] = found
+        if len(_statements) > STATEMENTS_KEPT:
+            with contextlib.suppress(KeyError):  # another thread may have dropped it meanwhile
+                _statements.popitem(last=False)
+    models_in_scope, statement = found
+    params = tuple(obj.pk if param == STAND_IN_ID else param for param in statement.params)
+    return models_in_scope, Statement(statement.sql, params, statement.alias)

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from attachments.factories import AttachmentFactory
+from audit import timeline
 from audit.history import history_context
 from audit.timeline import Entry, recent_events, record_events
 from members.factories import MemberEmploymentFactory, MemberFactory
@@ -149,3 +150,61 @@ def test_diff_shows_related_records_by_name_and_choices_by_label():
     assert latest.what == "Employment changed"
     assert latest.changes == [("Organization", "Bolt Co", "Acme Electric"), ("Job title", "Wireman", "Foreman")]
     assert latest.url == f"/members/{job.member.pk}/"
+
+
+# --- A record's events statement, compiled once per shape -----------------------------------------------------
+
+
+def records_of_every_kind():
+    job = MemberEmploymentFactory()
+    AttachmentFactory(target=job)
+    AttachmentFactory(target=job.member)
+    contact = OrganizationContactFactory()
+    enrollment = EnrollmentFactory()
+    return [job.member, job.organization, contact.organization, enrollment.student, enrollment.cohort]
+
+
+@pytest.mark.parametrize("role", [None, "officer", "staff", "organizer"])
+def test_a_kept_record_statement_is_the_statement_compiled_for_the_record(role):
+    user = user_with(role) if role else None
+    records = records_of_every_kind()
+    for obj in records:
+        timeline.record_statement(obj, user=user, stop=10)
+    kept_shapes = len(timeline._statements)
+    for obj in records:
+        fresh_models, fresh = timeline.events_statement(timeline.record_scopes(obj, user=user), stop=10)
+
+        kept_models, kept = timeline.record_statement(obj, user=user, stop=10)
+
+        assert kept_models == fresh_models
+        assert (kept.sql, kept.params, kept.alias) == (fresh.sql, fresh.params, fresh.alias)
+        assert obj.pk in kept.params
+        assert timeline.STAND_IN_ID not in kept.params
+    assert len(timeline._statements) == kept_shapes  # every statement above came from a kept shape
+
+
+def test_record_events_of_two_members_show_each_its_own_history():
+    first, second = MemberFactory(first_name="Ana"), MemberFactory(first_name="Bea")
+    MemberEmploymentFactory(member=second, job_title="Foreman")
+
+    first_entries, _ = record_events(first, user=user_with("staff"))
+    second_entries, _ = record_events(second, user=user_with("officer"))
+
+    assert {(entry.model_label, entry.record_id) for entry in first_entries} == {("members.member", first.pk)}
+    job = second.employments.get()
+    assert {(entry.model_label, entry.record_id) for entry in second_entries} == {
+        ("members.member", second.pk),
+        ("members.memberemployment", job.pk),
+    }
+
+
+def test_an_instructors_record_statement_is_compiled_for_their_cohorts_every_time():
+    enrollment = EnrollmentFactory()
+    instructor = InstructorFactory(user=user_with("instructor"))
+    CohortInstructorFactory(cohort=enrollment.cohort, instructor=instructor)
+    kept_before = len(timeline._statements)
+
+    _models, statement = timeline.record_statement(enrollment.student, user=instructor.user, stop=10)
+
+    assert len(timeline._statements) == kept_before
+    assert timeline.STAND_IN_ID not in statement.params
