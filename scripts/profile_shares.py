@@ -18,6 +18,7 @@ Only samples inside a request (under WSGIHandler.__call__) count. Standard libra
 """
 
 import argparse
+import signal
 import sys
 from collections import Counter
 
@@ -80,6 +81,7 @@ def short(frame: str) -> str:
 
 
 def main() -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quietly stop when piped into head
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("raw", help="py-spy --format raw output")
     parser.add_argument("--cpu", action="store_true", help="leave out samples waiting on a socket")
