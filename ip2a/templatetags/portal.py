@@ -92,12 +92,13 @@ class KeptRowNode(template.Node):
     def render(self, context):
         try:
             shown = tuple(fingerprint(value.resolve(context)) for value in self.values)
-        except Unkeyable:
+            # A digest of the fingerprint: the whole one takes ~2.6 KB per member row, its digest 16 bytes.
+            # Pickling is faithful (different contents never give the same bytes) and cheaper than repr().
+            digest = hashlib.blake2b(pickle.dumps(shown, 5), digest_size=16).digest()
+        except (Unkeyable, pickle.PicklingError, TypeError, AttributeError):
             return self.nodelist.render(context)
         setting = (context.autoescape, get_script_prefix(), get_current_timezone_name(), get_language())
-        # A digest of the fingerprint: the whole one takes ~2.6 KB per member row, its digest 16 bytes. Pickling
-        # is faithful (different contents never give the same bytes) and cheaper than repr(): ~8 µs per row.
-        key = (self.serial, hashlib.blake2b(pickle.dumps(shown, 5), digest_size=16).digest(), setting)
+        key = (self.serial, digest, setting)
         html = _rows.get(key)
         if html is None:
             html = self.nodelist.render(context)
