@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import io
+import re
 
 import pytest
 from django.core.cache import cache
@@ -221,3 +222,16 @@ def test_seed_clears_the_shared_cache_its_untracked_load_would_leave_stale():
     seed("--quick", "--no-files")
 
     assert cache.get("dashboard-numbers") is None
+
+
+def test_seed_says_each_phase_as_it_starts_and_ends_when_not_on_a_terminal():
+    err = io.StringIO()  # not a terminal: no bar, plain lines
+
+    call_command("seed", "--quick", "--yes", "--no-files", stdout=io.StringIO(), stderr=err)
+
+    lines = err.getvalue().splitlines()
+    started = [line for line in lines if line.endswith("rows …")]
+    ended = [line for line in lines if re.search(r": [\d,]+ rows in [\d.]+ s$", line)]
+    assert started
+    assert len(ended) == len(started)
+    assert started[0].split(":")[0] == ended[0].split(":")[0]  # the same phase, started then ended

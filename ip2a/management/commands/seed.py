@@ -101,8 +101,23 @@ class Command(OperatorCommand):
         return any(model.all_objects.exists() for model in (Organization, Member, Student))
 
     def progress_bar(self, name, total):
-        bar = tqdm(total=total, desc=f"{name:20}", unit="rows", file=sys.stderr, disable=None, leave=False)
-        return bar.update, bar.close
+        """A bar on a terminal; elsewhere (a log, CI) one line as each phase starts and one as it ends, so a
+        stress seed is never minutes of silence."""
+        if self.stderr.isatty():
+            bar = tqdm(total=total, desc=f"{name:20}", unit="rows", file=sys.stderr, leave=False)
+            return bar.update, bar.close
+        started, done = time.monotonic(), [0]
+        self.stderr.write(f"  {name}: ~{total:,} rows …")
+        self.stderr.flush()
+
+        def update(rows):
+            done[0] += rows
+
+        def close():
+            self.stderr.write(f"  {name}: {done[0]:,} rows in {time.monotonic() - started:.1f} s")
+            self.stderr.flush()
+
+        return update, close
 
     def print_table(self, results):
         self.stdout.write(f"{'phase':22}{'rows':>12}{'seconds':>10}{'rows/s':>12}")
