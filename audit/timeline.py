@@ -12,7 +12,6 @@ the same few queries however many tables it touches:
    keys, then theirs, e.g. attendance → session → cohort).
 """
 
-import contextlib
 import functools
 import heapq
 import itertools
@@ -730,7 +729,7 @@ _statements: OrderedDict = OrderedDict()
 
 def record_statement(obj, *, user=None, stop: int) -> tuple[list, Statement | None]:
     """events_statement() of record_scopes(obj, user=user), from this worker's compiled shapes."""
-    from ip2a.caching import epoch
+    from ip2a.caching import epoch, remember
     from training.models import limited_to_own_cohorts
 
     model = type(obj)._meta.concrete_model
@@ -744,10 +743,7 @@ def record_statement(obj, *, user=None, stop: int) -> tuple[list, Statement | No
         found = events_statement(_own_scopes(model, STAND_IN_ID, files=files), stop=stop)
         if found[1] is None or str(STAND_IN_ID) in found[1].sql:  # the id was written into the SQL itself
             return events_statement(record_scopes(obj, user=user), stop=stop)
-        _statements[shape] = found
-        if len(_statements) > STATEMENTS_KEPT:
-            with contextlib.suppress(KeyError):  # another thread may have dropped it meanwhile
-                _statements.popitem(last=False)
+        remember(_statements, shape, found, STATEMENTS_KEPT)
     models_in_scope, statement = found
     params = tuple(obj.pk if param == STAND_IN_ID else param for param in statement.params)
     return models_in_scope, Statement(statement.sql, params, statement.alias)

@@ -20,7 +20,7 @@ from django.db import connections, router, transaction
 from django.db.models import CharField, Q, Value
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from ip2a.caching import cache_token, new_token
+from ip2a.caching import cache_token, new_token, remember
 
 VERSION_KEY = "ip2a:auth-version"
 KEPT = 2_000  # users' grants kept per worker (least recently used dropped first)
@@ -68,10 +68,7 @@ def _grants_of(user) -> Grants:
             _grants.move_to_end(key)
         return found
     found = read_grants(user)
-    _grants[key] = found
-    if len(_grants) > KEPT:
-        with contextlib.suppress(KeyError):
-            _grants.popitem(last=False)
+    remember(_grants, key, found, KEPT)
     return found
 
 

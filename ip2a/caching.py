@@ -193,6 +193,15 @@ def epoch() -> str:
     return cache_token(EPOCH_KEY)
 
 
+def remember(store: OrderedDict, key, value, limit: int) -> None:
+    """Put ``value`` under ``key`` in a per-worker store (a memo of this process), dropping the oldest entry once
+    the store holds more than ``limit``: what every per-worker memo here is bounded by."""
+    store[key] = value
+    if len(store) > limit:
+        with contextlib.suppress(KeyError):  # another thread may have dropped it meanwhile
+            store.popitem(last=False)
+
+
 def keep(key: str, value) -> None:
     """Store the value under the key once this worker has been asked for that key before. A key asked for
     once (a page of a table that changes all the time, a record nobody opens twice) is not worth a write to
@@ -200,10 +209,7 @@ def keep(key: str, value) -> None:
     if _asked.pop(key, False) is None:  # asked before (pop, not del: another thread may take it meanwhile)
         cache.set(key, value, CACHE_SECONDS)
         return
-    _asked[key] = None
-    if len(_asked) > ASKED_KEPT:
-        with contextlib.suppress(KeyError):
-            _asked.popitem(last=False)
+    remember(_asked, key, None, ASKED_KEPT)
 
 
 def computed_for(queryset, name: str, compute, known=None):

@@ -16,7 +16,7 @@ from django.db.models.sql.constants import SINGLE
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from ip2a.caching import epoch, query_versions
+from ip2a.caching import epoch, query_versions, remember
 
 GENERIC_CONFLICT = "This change conflicts with data already stored; nothing was saved."
 REASON_HELP = "Kept in the record's history."
@@ -234,10 +234,7 @@ class KeptOptionsSelect(forms.Select):
                 )
                 for choice, text in self.choices
             ]
-            _kept_options[key] = options
-            if len(_kept_options) > OPTIONS_KEPT:
-                with contextlib.suppress(KeyError):  # another thread may have emptied it meanwhile
-                    _kept_options.popitem(last=False)
+            remember(_kept_options, key, options, OPTIONS_KEPT)
         chosen = set(self.format_value(value))
         body = "\n  ".join(selected if choice in chosen else plain for choice, plain, selected in options)
         attributes = mark_safe(

@@ -10,7 +10,6 @@
 - The ``healthz`` / ``readyz`` probes and the admin's login URL (the dashboard lives in ``ip2a/dashboard.py``).
 """
 
-import contextlib
 import re
 from collections import OrderedDict
 
@@ -48,6 +47,7 @@ from ip2a.caching import (
     keep,
     query_versions,
     record_versions,
+    remember,
     sql_versions,
     table_versions,
     tracked_tables,
@@ -215,10 +215,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             parts = ("page", results, choices)
             versions = {**self.results_versions, **choice_versions}
             keep(version_key(*parts, versions=versions), (title.group(1), content))
-        _kept_pages[memo_key] = (parts, frozenset(versions))
-        if len(_kept_pages) > PAGES_KEPT:
-            with contextlib.suppress(KeyError):  # another thread may have emptied it meanwhile
-                _kept_pages.popitem(last=False)
+        remember(_kept_pages, memo_key, (parts, frozenset(versions)), PAGES_KEPT)
 
     def get_context_data(self, **kwargs):
         """Add the export formats the user may use, the model's names, the filter form once rendered and the
@@ -304,10 +301,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         html = _filter_forms.get(key)
         if html is None:
             html = render_to_string("generic/filter_fields.html", {"filter": self.filterset})
-            _filter_forms[key] = html
-            if len(_filter_forms) > FILTER_FORMS_KEPT:
-                with contextlib.suppress(KeyError):  # another thread may have emptied it meanwhile
-                    _filter_forms.popitem(last=False)
+            remember(_filter_forms, key, html, FILTER_FORMS_KEPT)
         return html
 
     def render_to_response(self, context, **response_kwargs):

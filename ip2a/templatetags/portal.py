@@ -1,6 +1,5 @@
 """Template filters and tags every portal page may use ({% load portal %})."""
 
-import contextlib
 import datetime
 import hashlib
 import itertools
@@ -16,6 +15,8 @@ from django.urls import get_script_prefix
 from django.utils.html import format_html
 from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import get_language
+
+from ip2a.caching import remember
 
 register = template.Library()
 
@@ -102,10 +103,7 @@ class KeptRowNode(template.Node):
         html = _rows.get(key)
         if html is None:
             html = self.nodelist.render(context)
-            _rows[key] = html
-            if len(_rows) > ROWS_KEPT:
-                with contextlib.suppress(KeyError):  # another thread may have dropped it meanwhile
-                    _rows.popitem(last=False)
+            remember(_rows, key, html, ROWS_KEPT)
         return html
 
 
