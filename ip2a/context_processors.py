@@ -1,9 +1,11 @@
-"""Template context every page needs: the product version, the navigation the user may see and the header's
-links."""
+"""Template context every page needs: the product version, the navigation the user may see, the header's
+links, and ``perms`` answering each permission once per page."""
 
 import functools
 
 from django.conf import settings
+from django.contrib.auth.context_processors import PermLookupDict, PermWrapper
+from django.contrib.auth.models import AnonymousUser
 from django.urls import NoReverseMatch, get_script_prefix, reverse
 
 # (label, URL name, permission needed). A section appears once its URL exists and the user may open it.
@@ -67,9 +69,40 @@ def _entries(request, user, table, *, section: bool = False):
     return entries
 
 
+class PagePermLookupDict(PermLookupDict):
+    """One app's permissions of PagePerms: each asked of the user once."""
+
+    def __init__(self, user, app_label):
+        super().__init__(user, app_label)
+        self.answers = {}
+
+    def __getitem__(self, perm_name):
+        answer = self.answers.get(perm_name)
+        if answer is None:
+            answer = self.answers[perm_name] = super().__getitem__(perm_name)
+        return answer
+
+
+class PagePerms(PermWrapper):
+    """Django's ``perms`` (same lookups and answers) that asks the user for each permission once per template
+    context: a table's rows ask the same few permissions again for every row, and each ask walks the request's
+    lazy user, loads the authentication backends and checks the user's flags again."""
+
+    def __init__(self, user):
+        super().__init__(user)
+        self.apps = {}
+
+    def __getitem__(self, app_label):
+        lookup = self.apps.get(app_label)
+        if lookup is None:
+            lookup = self.apps[app_label] = PagePermLookupDict(self.user, app_label)
+        return lookup
+
+
 def portal(request):
-    """Return the version for the footer and the navigation entries (and those of the current section) the
-    user may see."""
+    """Return the version for the footer, the navigation entries (and those of the current section) the user
+    may see, and ``perms`` in place of the one django.contrib.auth's context processor (listed before this one,
+    as the admin requires) puts in."""
     nav, subnav = [], []
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
@@ -83,4 +116,5 @@ def portal(request):
         "navigation": nav,
         "subnavigation": subnav,
         "header_links": _header_links(get_script_prefix()),
+        "perms": PagePerms(user if user is not None else AnonymousUser()),
     }

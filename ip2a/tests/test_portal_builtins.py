@@ -1,16 +1,20 @@
-"""The portal's {% url %} and |date (ip2a/templatetags/portal_builtins.py) give exactly what Django's own give:
-same text, same errors; only cheaper."""
+"""The portal's {% url %} and |date (ip2a/templatetags/portal_builtins.py) and ``perms`` (ip2a.context_processors)
+give exactly what Django's own give: same text, same errors; only cheaper."""
 
 import datetime
 import zoneinfo
 
 import pytest
+from django.contrib.auth.context_processors import PermWrapper
+from django.contrib.auth.models import AnonymousUser, Group, User
 from django.template import Context, Engine, engines
 from django.test import override_settings
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, path, re_path, reverse
 from django.utils import timezone
 
 from ip2a import routes
+from ip2a.context_processors import PagePerms
+from ip2a.roles import STAFF
 
 DJANGO = Engine()  # Django's builtins only
 PORTAL = engines["django"].engine  # the project's engine, with ip2a.templatetags.portal_builtins
@@ -150,3 +154,26 @@ def test_the_date_filter_writes_what_djangos_writes(fmt, value):
         with timezone.override(zone):
             django_text, portal_text = render_both(source, value=value)
             assert portal_text == django_text, (zone, fmt, value)
+
+
+@pytest.mark.django_db
+def test_page_perms_answer_as_djangos_and_ask_each_permission_once(monkeypatch):
+    user = User.objects.create_user("perms-staff")
+    user.groups.add(Group.objects.get(name=STAFF))
+    user = User.objects.get(pk=user.pk)
+    asked = []
+    original = User.has_perm
+    monkeypatch.setattr(User, "has_perm", lambda self, perm, obj=None: asked.append(perm) or original(self, perm))
+    page, django = PagePerms(user), PermWrapper(user)
+    names = ["members.view_member", "members.change_member", "members.delete_member", "audit.view_global_log"]
+
+    for _row in range(3):
+        for name in names:
+            app_label, codename = name.split(".")
+            assert page[app_label][codename] == django[app_label][codename]
+            assert (name in page) == (name in django)
+
+    assert asked.count("members.view_member") == 1 + 3 * 2  # once for the page's wrapper, six times for Django's
+    assert bool(page["members"]) is True
+    assert bool(PagePerms(AnonymousUser())["members"]) is False
+    assert PagePerms(AnonymousUser())["members"]["view_member"] is False
