@@ -59,9 +59,9 @@ from ip2a.resources import export_bytes
 from ip2a.roles import INSTRUCTOR
 from ip2a.routers import REPLICA
 
-# Rendered filter forms (static_filter_form), per process: the key holds everything the HTML depends on (data
-# versions included), so an entry never goes stale and needs no invalidation; the oldest entries go once
-# FILTER_FORMS_KEPT are held.
+# Rendered filter form fields (static_filter_form), per process: the key holds everything a field's HTML depends
+# on (data versions included), so an entry never goes stale and needs no invalidation; the oldest entries go
+# once FILTER_FORMS_KEPT are held.
 FILTER_FORMS_KEPT = 1000
 _filter_forms: OrderedDict = OrderedDict()
 
@@ -97,8 +97,8 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
     resource_class = None  # a ModelResource; setting it allows ?export=csv and ?export=xlsx
     export_permission = None  # e.g. "members.export_member"
     # True when the filter form is a function of the query string, the set of filters and the choice lists of
-    # its model-choice fields (no other choices read from the database): it is then rendered once per distinct
-    # query and data version of those lists, per process (filter_form_html).
+    # its model-choice fields (no other choices read from the database): each field is then rendered once per
+    # distinct value of it and data version of those lists, per process (filter_form_html).
     static_filter_form = False
     # Keep the rendered results (table, count, pages) in the shared cache under the data versions of every
     # table the list's query reads plus these models (what its prefetches and rows show besides); None: never.
@@ -271,11 +271,12 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         return version_key(*parts, versions=versions)
 
     def filter_form_html(self) -> str:
-        """The filter form's fields as HTML, rendered once per FilterSet, set of filters (which may depend on
-        the user's permissions), query string and choice lists, in this process. A model-choice field's list
-        counts by its query (scoped per user where it is) and the data versions of the tables it reads; a form
-        whose choice lists read a table without history is rendered every time."""
-        query = tuple(sorted((name, tuple(values)) for name, values in self.request.GET.lists() if name != "page"))
+        """The filter form's fields as HTML (generic/filter_fields.html: each field's as_field_group(), in order),
+        each field rendered once per FilterSet, set of filters (which may depend on the user's permissions),
+        choice lists and that field's own values in the query string, in this process: a search renders its
+        search box anew and keeps the other fields. A model-choice field's list counts by its query (scoped per
+        user where it is) and the data versions of the tables it reads; a form whose choice lists read a table
+        without history, or whose values are invalid (a 400 page), is rendered every time."""
         choices, querysets = [], []
         for name, declared in self.filterset.filters.items():
             if isinstance(declared, QuerySetRequestMixin):  # model choice filters: their list comes from a query
@@ -287,22 +288,25 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
                 choices.append((name, sql, tuple(map(repr, params))))
                 querysets.append(queryset)
         versions = query_versions(*querysets, known=getattr(self, "results_versions", None)) if querysets else {}
-        if versions is None:
+        form = self.filterset.form
+        if versions is None or (form.is_bound and not form.is_valid()):
             return render_to_string("generic/filter_fields.html", {"filter": self.filterset})
         self.filter_form_parts = (tuple(choices), versions)  # what a kept page's key needs of the form
-        key = (
-            self.filterset_class,
-            tuple(self.filterset.filters),
-            query,
-            tuple(choices),
-            tuple(sorted(versions.items())),
-            epoch(),
-        )
-        html = _filter_forms.get(key)
-        if html is None:
-            html = render_to_string("generic/filter_fields.html", {"filter": self.filterset})
-            remember(_filter_forms, key, html, FILTER_FORMS_KEPT)
-        return html
+        shared = (self.filterset_class, tuple(self.filterset.filters), tuple(choices), tuple(sorted(versions.items())))
+        query = self.request.GET
+        parts = []
+        for field in form:
+            name = field.html_name
+            # What its widget reads: its own name, and name_<suffix> for a widget of several inputs (a range).
+            read = [key for key in query if key == name or key.startswith(f"{name}_")]
+            values = tuple((key, tuple(query.getlist(key))) for key in sorted(read))
+            key = (*shared, name, values, epoch())
+            html = _filter_forms.get(key)
+            if html is None:
+                html = field.as_field_group()
+                remember(_filter_forms, key, html, FILTER_FORMS_KEPT)
+            parts.append(html)
+        return mark_safe("".join(parts))  # noqa: S308 (each part is a rendered, escaped field)
 
     def render_to_response(self, context, **response_kwargs):
         """Return the export file (logged), or the page or its partial."""

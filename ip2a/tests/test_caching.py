@@ -209,6 +209,42 @@ def test_student_list_filter_form_lists_a_new_cohort_at_once(role_client):
     assert "Autumn Cohort" in client.get(STUDENTS).context["filter_form_html"]
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["", "?q=smi", "?q=smi&status=active", "?status=active&status=retired&sort=-number", "?employer=Acme&q=x"],
+)
+def test_the_filter_form_is_what_its_template_renders(role_client, query):
+    from django.template.loader import render_to_string
+
+    from members.filters import MemberFilterSet
+
+    client = role_client("staff")
+    client.get(MEMBERS + "?q=other&status=active")  # fields kept from another query must not leak into this one
+    response = client.get(MEMBERS + query)
+
+    filterset = MemberFilterSet(
+        response.wsgi_request.GET, queryset=Member.objects.all(), request=response.wsgi_request
+    )
+    assert response.context["filter_form_html"] == render_to_string(
+        "generic/filter_fields.html", {"filter": filterset}
+    )
+
+
+def test_a_new_search_renders_only_the_search_box_again(role_client, monkeypatch):
+    from django.forms import BoundField
+
+    client = role_client("staff")
+    client.get(MEMBERS + "?q=first")
+    rendered = []
+    original = BoundField.as_field_group
+    monkeypatch.setattr(BoundField, "as_field_group", lambda field: rendered.append(field.name) or original(field))
+
+    response = client.get(MEMBERS + "?q=second")
+
+    assert rendered == ["q"]
+    assert 'value="second"' in response.context["filter_form_html"]
+
+
 # --- kept list pages ----------------------------------------------------------------------------------------
 
 ORGANIZATIONS = reverse("organizations:organization_list")

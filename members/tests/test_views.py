@@ -604,21 +604,25 @@ def test_member_detail_shows_organizers_neither_the_student_nor_the_credentials(
 
 
 def test_member_list_filter_form_is_rendered_once_per_query_and_matches_the_plain_rendering(role_client, monkeypatch):
+    from django.forms import BoundField
+
     from ip2a import views as ip2a_views
 
     ip2a_views._filter_forms.clear()
     client = role_client("officer")
     query = {"q": "<b>ruiz", "status": ["active", "retired"]}
     renders = []
-    real = ip2a_views.render_to_string
-    monkeypatch.setattr(ip2a_views, "render_to_string", lambda *a, **k: renders.append(a) or real(*a, **k))
+    real = BoundField.as_field_group
+    monkeypatch.setattr(BoundField, "as_field_group", lambda field: renders.append(field.name) or real(field))
 
     first = client.get(reverse("members:member_list"), query)
+    rendered_first = len(renders)
     second = client.get(reverse("members:member_list"), {**query, "page": "1"})
     monkeypatch.setattr(MemberListView, "static_filter_form", False)
     plain = client.get(reverse("members:member_list"), query)
 
-    assert len(renders) == 1
+    assert rendered_first == len(first.context["filter"].form.fields)  # each field once
+    assert len(renders) == 2 * rendered_first  # none for the second page, all again for the plain rendering
     assert first.context["filter_form_html"] == second.context["filter_form_html"]
     form_html = first.context["filter_form_html"]
     assert form_html in plain.content.decode()
