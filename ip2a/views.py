@@ -292,7 +292,9 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         if versions is None or (form.is_bound and not form.is_valid()):
             return render_to_string("generic/filter_fields.html", {"filter": self.filterset})
         self.filter_form_parts = (tuple(choices), versions)  # what a kept page's key needs of the form
-        shared = (self.filterset_class, tuple(self.filterset.filters), tuple(choices), tuple(sorted(versions.items())))
+        filters, versions_key = tuple(self.filterset.filters), tuple(sorted(versions.items()))
+        # Bound or not: an unbound form shows each field's initial value, a bound one what the query gives.
+        shared = (self.filterset_class, filters, tuple(choices), versions_key, form.is_bound)
         query = self.request.GET
         parts = []
         for field in form:
