@@ -7,6 +7,23 @@ from django.db import connections, router
 
 from audit.models import AccessAction, AccessLog
 
+# Every column but the id and created_at (the database's now()); written with one plain statement, not through
+# the ORM: a member page logs every view, and AccessLog.objects.create() compiled the INSERT and built a model
+# instance each time for a row nobody reads back (~0.5 ms of CPU per view, timed in-process).
+INSERTED = (
+    "user", "username", "action", "target_type", "target_id", "object_repr", "path", "query", "row_count", "ip",
+    "request_id",
+)  # fmt: skip
+
+
+@functools.cache
+def _insert_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    columns = ", ".join(quote(AccessLog._meta.get_field(name).column) for name in INSERTED)
+    placeholders = ", ".join(["%s"] * len(INSERTED))
+    return f"INSERT INTO {quote(AccessLog._meta.db_table)} ({columns}) VALUES ({placeholders})"
+
+
 # Models whose detail views are logged ("app_label.model"). Exports and downloads are logged always.
 PERSONAL_DATA = {"members.member", "training.student"}
 
@@ -42,20 +59,3 @@ def log_access(request, *, action: str, obj=None, queryset=None, rows: int | Non
     alias = router.db_for_write(AccessLog)
     with connections[alias].cursor() as cursor:
         cursor.execute(_insert_sql(alias), [values[name] for name in INSERTED])
-
-
-# Every column but the id and created_at (the database's now()); written with one plain statement, not through
-# the ORM: a member page logs every view, and AccessLog.objects.create() compiled the INSERT and built a model
-# instance each time for a row nobody reads back (~0.5 ms of CPU per view, timed in-process).
-INSERTED = (
-    "user", "username", "action", "target_type", "target_id", "object_repr", "path", "query", "row_count", "ip",
-    "request_id",
-)  # fmt: skip
-
-
-@functools.cache
-def _insert_sql(alias: str) -> str:
-    quote = connections[alias].ops.quote_name
-    columns = ", ".join(quote(AccessLog._meta.get_field(name).column) for name in INSERTED)
-    placeholders = ", ".join(["%s"] * len(INSERTED))
-    return f"INSERT INTO {quote(AccessLog._meta.db_table)} ({columns}) VALUES ({placeholders})"

@@ -4,10 +4,10 @@ import functools
 import ipaddress
 
 from django.conf import settings
-from django.urls import get_script_prefix, reverse
 
 from audit.history import history_context, new_request_id
 from audit.models import AuditSource
+from ip2a.routes import shaped_reverse
 
 
 @functools.cache
@@ -64,12 +64,6 @@ class RequestIdMiddleware:
         return response
 
 
-@functools.cache
-def _admin_index(script_prefix: str) -> str:
-    """The admin's URL, reversed once per process and script prefix (the URLconf does not change while it runs)."""
-    return reverse("admin:index")
-
-
 class HistoryMiddleware:
     """Put user, username, source (web, or admin under the admin site), request id, IP and URL on the history
     context of any write the request makes. Runs after authentication."""
@@ -78,7 +72,7 @@ class HistoryMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        admin_prefix = _admin_index(get_script_prefix())
+        admin_prefix = shaped_reverse("admin:index", [])  # reversed once per process (ip2a.routes)
         source = AuditSource.ADMIN if request.path.startswith(admin_prefix) else AuditSource.WEB
         user = request.user if request.user.is_authenticated else None
         with history_context(
