@@ -12,15 +12,20 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 
-def event_meta(prefix: str, *extra_indexes: models.Index) -> dict:
+def event_meta(prefix: str, *extra_indexes: models.Index, owner: str | None = None) -> dict:
     """Meta for a tracked model's history event table (``pghistory.track(meta=…)``): an index on the request id
     in each event's context, which the history log's "all changes of one request" filter reads (every import
     summary links to it); without it that filter reads every event table whole (docs/benchmarks.md, "History log
     filtered by request id").
-    ``prefix`` keeps the index name within PostgreSQL's and Django's limits; ``extra_indexes`` are the event
+    ``owner`` names the foreign key to the record whose page shows these events (audit.timeline.OWNED): an index
+    on it and ``pgh_id`` reads that record's newest events directly. Without it PostgreSQL may walk the whole
+    event table backwards by ``pgh_id`` looking for them (a member page's first view spent ~16 ms in the database
+    on its jobs' events; docs/benchmarks.md, session 9).
+    ``prefix`` keeps the index names within PostgreSQL's and Django's limits; ``extra_indexes`` are the event
     table's own."""
     request = models.Index(KeyTransform("request_id", "pgh_context"), name=f"{prefix}_evt_request")
-    return {"indexes": [request, *extra_indexes]}
+    newest = [models.Index(fields=[owner, "pgh_id"], name=f"{prefix}_evt_{owner}")] if owner else []
+    return {"indexes": [request, *newest, *extra_indexes]}
 
 
 def constraint_name(rule: str) -> str:

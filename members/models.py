@@ -206,7 +206,7 @@ class MemberEmploymentQuerySet(OwnedQuerySet):
         return jobs if end_date is None else jobs.filter(start_date__lte=end_date)
 
 
-@pghistory.track(meta=event_meta("mem_employment"))
+@pghistory.track(meta=event_meta("mem_employment", owner="member"))
 class MemberEmployment(OwnedModel):
     """One job of a member at an organization; current exactly when it has no end date."""
 

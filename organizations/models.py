@@ -89,7 +89,7 @@ class Organization(SoftDeleteModel, AddressFields):
         return self.org_type == OrganizationType.EMPLOYER
 
 
-@pghistory.track(meta=event_meta("org_contact"))
+@pghistory.track(meta=event_meta("org_contact", owner="organization"))
 class OrganizationContact(SoftDeleteModel):
     """A person at an organization; at most one live contact per organization is the primary one."""
 

@@ -349,7 +349,7 @@ class Cohort(SoftDeleteModel):
         return f"/training/cohorts/{self.pk}/"
 
 
-@pghistory.track(meta=event_meta("trn_cohortinstr"))
+@pghistory.track(meta=event_meta("trn_cohortinstr", owner="cohort"))
 class CohortInstructor(OwnedModel):
     """An instructor's assignment to a cohort; at most one per cohort is the primary instructor."""
 
@@ -380,7 +380,7 @@ class CohortInstructor(OwnedModel):
         return f"{self.instructor} — {self.cohort}"
 
 
-@pghistory.track(meta=event_meta("trn_session"))
+@pghistory.track(meta=event_meta("trn_session", owner="cohort"))
 class ClassSession(OwnedModel):
     """One dated meeting of a cohort; attendance is taken per session."""
 
@@ -443,7 +443,7 @@ class AttendanceQuerySet(OwnedQuerySet):
         return self.filter(session__cohort_id__in=own_cohort_ids(user)) if limited_to_own_cohorts(user) else self
 
 
-@pghistory.track(meta=event_meta("trn_enrollment"))
+@pghistory.track(meta=event_meta("trn_enrollment", owner="student"))
 class Enrollment(OwnedModel):
     """A student's place in one cohort, with its own status."""
 
@@ -509,7 +509,7 @@ class Enrollment(OwnedModel):
         self._loaded_status = self.status
 
 
-@pghistory.track(meta=event_meta("trn_attendance"))
+@pghistory.track(meta=event_meta("trn_attendance", owner="student"))
 class Attendance(OwnedModel):
     """One student's mark for one class session."""
 
@@ -543,7 +543,7 @@ class Attendance(OwnedModel):
         return f"{self.student} — {self.session}: {self.get_status_display()}"
 
 
-@pghistory.track(meta=event_meta("trn_credential"))
+@pghistory.track(meta=event_meta("trn_credential", owner="student"))
 class Credential(OwnedModel):
     """A certification a student earned (OSHA 10, First Aid/CPR…), possibly with an expiry date."""
 
@@ -579,7 +579,7 @@ class Credential(OwnedModel):
         return self.expiration_date is not None and self.expiration_date < timezone.localdate()
 
 
-@pghistory.track(meta=event_meta("trn_jatcapp"))
+@pghistory.track(meta=event_meta("trn_jatcapp", owner="student"))
 class JATCApplication(OwnedModel):
     """A student's application to the Joint Apprenticeship Training Committee."""
 
