@@ -151,8 +151,8 @@ def test_seed_without_history_writes_no_events_and_records_the_run():
         "employments",
         "converted graduates",
         "attachments",
-        "analyze",
         "checks and commit",
+        "vacuum and analyze",
     ]
 
 
