@@ -63,9 +63,7 @@ class MemberDetailView(ObjectDetailView):
     # credentials.
     body_record_history = True
     body_cache_models = (Organization, Student, Credential, User)
-
-    def get_queryset(self):
-        return super().get_queryset().select_related("student")
+    read_joined = ("student",)
 
     def get_context_data(self, **kwargs):
         employments = list(self.object.employments.select_related("organization"))  # newest first (Meta)
