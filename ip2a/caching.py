@@ -106,21 +106,43 @@ def record_versions(scopes: dict, *, streams=None, tables=(), using: str) -> dic
     changes that cannot be told to be the record's (the files of any row it owns, which may have been loaded
     without history): it moves with any new or late event among those. ``tables`` are event tables versioned
     whole (table_versions), for what the record shows of rows it does not own (an employer's name)."""
-    reader = connections[using]
-    quote = reader.ops.quote_name
-    parts = _table_parts(sorted(set(tables)), quote)
+    scopes = sorted(scopes.items())
+    streams = sorted((streams or {}).items())
+    shape = (
+        tuple((name, table, tuple(conditions)) for name, (table, conditions) in scopes),
+        tuple((name, table, tuple(conditions)) for name, (table, conditions) in streams),
+        tuple(sorted(set(tables))),
+        using,
+    )
+    sql, table_params = _record_versions_sql(*shape)
+    params = list(table_params)
+    for name, (_table, conditions) in (*scopes, *streams):
+        params += [name, *conditions.values()]
+    if not sql:
+        return {}
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return {name: (newest or 0, recent) for name, newest, recent in cursor.fetchall()}
 
-    def where(conditions: dict) -> tuple[str, list]:
-        return " AND ".join(f"{quote(column)} = %s" for column in conditions), list(conditions.values())
 
-    for name, (table, conditions) in sorted(scopes.items()):
-        condition, params = where(conditions)
-        parts.append((f"SELECT %s, max(pgh_id), count(*) FROM {quote(table)} WHERE {condition}", [name, *params]))
-    for name, (table, conditions) in sorted((streams or {}).items()):
-        condition, params = where(conditions)
-        newest = f"SELECT pgh_id FROM {quote(table)} WHERE {condition} ORDER BY pgh_id DESC LIMIT {RECENT_WINDOW}"
-        parts.append((f"SELECT %s, max(pgh_id), sum(pgh_id) FROM ({newest}) AS stream", [name, *params]))
-    return _read_versions(reader, parts) if parts else {}
+@functools.lru_cache(maxsize=256)
+def _record_versions_sql(scopes, streams, tables, using) -> tuple[str, list]:
+    """record_versions()' statement for one shape (the names, tables and columns of its scopes and streams, and
+    its whole tables), written once per process: the values go in as parameters, the tables' names first."""
+    quote = connections[using].ops.quote_name
+    parts = _table_parts(tables, quote)
+    table_params = [param for _part, part_params in parts for param in part_params]
+    statements = [part for part, _params in parts]
+
+    def where(columns) -> str:
+        return " AND ".join(f"{quote(column)} = %s" for column in columns)
+
+    for _name, table, columns in scopes:
+        statements.append(f"SELECT %s, max(pgh_id), count(*) FROM {quote(table)} WHERE {where(columns)}")
+    for _name, table, columns in streams:
+        newest = f"SELECT pgh_id FROM {quote(table)} WHERE {where(columns)} ORDER BY pgh_id DESC LIMIT {RECENT_WINDOW}"
+        statements.append(f"SELECT %s, max(pgh_id), sum(pgh_id) FROM ({newest}) AS stream")
+    return " UNION ALL ".join(statements), table_params
 
 
 def data_versions(models) -> dict[str, Version]:
