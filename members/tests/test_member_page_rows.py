@@ -1,0 +1,67 @@
+"""The member page's job rows, written in Python (members/templatetags/member_page.py), give the HTML the
+template loop they replaced gave, for every role and member state."""
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from django.template import engines
+from django.urls import reverse
+from django.utils import timezone
+
+from attachments.factories import AttachmentFactory
+from members.factories import MemberEmploymentFactory, MemberFactory
+from organizations.factories import EmployerFactory
+
+pytestmark = pytest.mark.django_db
+
+# The loop of templates/members/member_detail.html before the rows moved to Python, verbatim.
+TEMPLATE_ROWS = """{% for job in employments %}
+      <tr id="employment-{{ job.pk }}">
+        <td><a href="{{ job.organization.get_absolute_url }}">{{ job.organization }}</a></td>
+        <td>{{ job.job_title|default:"—" }}</td>
+        <td>{{ job.start_date|date:"Y-m-d" }}</td>
+        <td>{% if job.is_current %}<span class="badge badge-current">Current</span>{% else %}{{ job.end_date|date:"Y-m-d" }}{% endif %}</td>
+        <td>{% if job.hourly_rate is not None %}${{ job.hourly_rate }}{% else %}—{% endif %}</td>
+        {% if perms.attachments.view_attachment %}<td><a href="{% url "attachments:attachment_files" "members" "memberemployment" job.pk %}" aria-label="Files of this job">{{ job.file_count|default:0 }}</a></td>{% endif %}
+        {% if not object.deleted_at %}
+        <td>
+          {% if perms.members.change_memberemployment %}<a href="{% url 'members:employment_update' job.pk %}">Edit</a>{% if job.is_current %} · <a href="{% url 'members:employment_end' job.pk %}">End</a>{% endif %}{% endif %}
+          {% if perms.members.delete_memberemployment %}{% if perms.members.change_memberemployment %} · {% endif %}<a href="{% url 'members:employment_delete' job.pk %}">Delete</a>{% endif %}
+        </td>
+        {% endif %}
+      </tr>
+      {% endfor %}"""  # noqa: E501
+ROW = re.compile(r'<tr id="employment-\d+">.*?</tr>', re.S)
+
+
+def normalized(html: str) -> str:
+    return re.sub(r">\s+<", "><", re.sub(r"\s+", " ", html)).strip()
+
+
+@pytest.mark.parametrize("role", ["admin", "officer", "staff", "organizer", "read_only"])
+@pytest.mark.parametrize("deleted", [False, True], ids=["live", "deleted"])
+def test_the_rows_are_those_the_template_loop_wrote(role_client, role, deleted):
+    member = MemberFactory(deleted_at=timezone.now() if deleted else None)
+    employer = EmployerFactory(name="Sparks & <Sons>")
+    current = MemberEmploymentFactory(
+        member=member, organization=employer, start_date=dt.date(2024, 3, 1), hourly_rate=Decimal("41.50")
+    )
+    MemberEmploymentFactory(
+        member=member, start_date=dt.date(2019, 1, 7), end_date=dt.date(2023, 12, 29), job_title="", hourly_rate=None
+    )
+    AttachmentFactory(target_obj=current)
+    client = role_client(role)
+
+    response = client.get(reverse("members:member_detail", args=[member.pk]))
+    if response.status_code == 404:  # a deleted member, for a role that may not restore it
+        assert deleted
+        return
+    context = {name: response.context[name] for name in ("employments", "object")}
+    expected = engines["django"].from_string(TEMPLATE_ROWS).render(context, response.wsgi_request)
+
+    rows = ROW.findall(response.content.decode())
+    assert len(rows) == 2
+    assert [normalized(row) for row in rows] == [normalized(row) for row in ROW.findall(expected)]
+    assert "Sparks &amp; &lt;Sons&gt;" in rows[0]
