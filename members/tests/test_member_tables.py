@@ -1,4 +1,4 @@
-"""The member page's job rows, written in Python (members/templatetags/member_page.py), give the HTML the
+"""The member page's job rows, written in Python (members/templatetags/member_tables.py), give the HTML the
 template loop they replaced gave, for every role and member state."""
 
 import datetime as dt
@@ -65,3 +65,35 @@ def test_the_rows_are_those_the_template_loop_wrote(role_client, role, deleted):
     assert len(rows) == 2
     assert [normalized(row) for row in rows] == [normalized(row) for row in ROW.findall(expected)]
     assert "Sparks &amp; &lt;Sons&gt;" in rows[0]
+
+
+# The member list's row loop before the rows moved to Python, verbatim.
+LIST_ROWS = """{% load portal %}{% for member in object_list %}{% keptrow member %}
+    <tr>
+      <td><a href="{{ member.get_absolute_url }}">{{ member.member_number }}</a></td>
+      <td>{{ member.last_name }}, {{ member.first_name }}{% if member.middle_name %} {{ member.middle_name }}{% endif %}</td>
+      <td>{{ member.classification_label }}</td>
+      <td><span class="badge badge-{{ member.status }}">{{ member.status_label }}</span>{% if member.deleted_at %} <span class="badge badge-deleted">Deleted</span>{% endif %}</td>
+      <td>{% if member.employer_id %}<a href="{% url "organizations:organization_detail" member.employer_id %}">{{ member.employer_name }}</a>{% else %}—{% endif %}</td>
+    </tr>{% endkeptrow %}
+    {% empty %}
+    <tr><td colspan="5">No members match these filters.</td></tr>
+    {% endfor %}"""  # noqa: E501
+TBODY = re.compile(r"<tbody>(.*?)</tbody>", re.S)
+
+
+@pytest.mark.parametrize("query", ["", "?deleted=only", "?q=nobody-matches-this"], ids=["live", "deleted", "none"])
+def test_the_list_rows_are_those_the_template_loop_wrote(role_client, query):
+    MemberFactory(last_name="O'Neil <b>", first_name="Ann & Co", middle_name="Q", status="active")
+    MemberFactory(last_name="Zed", middle_name="", classification="apprentice_2", deleted_at=timezone.now())
+    MemberEmploymentFactory(member=MemberFactory(last_name="Bo"), organization=EmployerFactory(name="Volt <&> Co"))
+    client = role_client("officer")
+
+    response = client.get(reverse("members:member_list") + query)
+    context = {"object_list": response.context["object_list"]}
+    expected = engines["django"].from_string(LIST_ROWS).render(context, response.wsgi_request)
+
+    body = TBODY.search(response.content.decode()).group(1)
+    assert normalized(body) == normalized(expected)
+    assert ("No members match" in body) == (query == "?q=nobody-matches-this")
+    assert ("badge-deleted" in body) == (query == "?deleted=only")
