@@ -24,7 +24,7 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))  # seconds; only gthr
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 20
 # Recycle workers now and then so a slow leak can never grow without bound; jitter keeps them from
-# restarting all at once. Not often: each worker keeps rendered rows, kept-page keys, filter forms and
+# restarting all at once. Not often: each worker keeps route shapes, kept-page keys, filter forms and
 # permission sets in its own memory (each bounded), and a restart drops them and imports Django again. At the
 # --target load (300 requests/s over 3 workers) 5,000 requests meant a restart every 50 s; 100,000 is about
 # a quarter of an hour there and days at an office's pace.

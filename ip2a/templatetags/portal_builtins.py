@@ -35,16 +35,9 @@ class ShapedURLNode(defaulttags.URLNode):
             return super().render(context)
         args = [arg.resolve(context) for arg in self.args]
         view_name = self.view_name.resolve(context)
-        try:
-            current_app = context.request.current_app
-        except AttributeError:
-            try:
-                current_app = context.request.resolver_match.namespace
-            except AttributeError:
-                current_app = None
         url = ""
         try:
-            url = shaped_reverse(view_name, args, fixed=self.fixed, current_app=current_app)
+            url = shaped_reverse(view_name, args, fixed=self.fixed, current_app=current_app(context))
         except NoReverseMatch:
             if self.asvar is None:
                 raise
@@ -52,6 +45,18 @@ class ShapedURLNode(defaulttags.URLNode):
             context[self.asvar] = url
             return ""
         return conditional_escape(url) if context.autoescape else url
+
+
+def current_app(context) -> str | None:
+    """The application namespace {% url %} reverses in: the request's current_app (the admin sets it), else the
+    namespace of the view that answered (Django's URLNode does the same)."""
+    try:
+        return context.request.current_app
+    except AttributeError:
+        try:
+            return context.request.resolver_match.namespace
+        except AttributeError:
+            return None
 
 
 @register.tag

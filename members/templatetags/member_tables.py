@@ -15,7 +15,7 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
 from ip2a.routes import shaped_reverse
-from ip2a.templatetags.portal_builtins import DATE_FORMATS
+from ip2a.templatetags.portal_builtins import DATE_FORMATS, current_app
 
 register = template.Library()
 ymd = DATE_FORMATS["Y-m-d"]
@@ -31,13 +31,10 @@ def employment_rows(context, jobs) -> str:
     show_actions = not context["object"].deleted_at
     may_change = user.has_perm("members.change_memberemployment")
     may_delete = user.has_perm("members.delete_memberemployment")
-    try:
-        current_app = context["request"].resolver_match.namespace
-    except AttributeError:
-        current_app = None
+    app = current_app(context)
 
     def link(view_name, pk) -> str:
-        return shaped_reverse(view_name, [pk], current_app=current_app)
+        return shaped_reverse(view_name, [pk], current_app=app)
 
     rows = []
     for job in jobs:
@@ -61,7 +58,7 @@ def employment_rows(context, jobs) -> str:
                 "attachments:attachment_files",
                 ["members", "memberemployment", job.pk],
                 fixed=FILES_ARGS,
-                current_app=current_app,
+                current_app=app,
             )
             count = getattr(job, "file_count", 0) or 0
             cells.append(f'<td><a href="{conditional_escape(files)}" aria-label="Files of this job">{count}</a></td>')
@@ -83,10 +80,7 @@ def employment_rows(context, jobs) -> str:
 def member_rows(context, members) -> str:
     """One <tr> per row of a member list page (Member.list_page: the columns it reads, the current employer's id
     and name, and the labels MemberListView.prepare_results puts on)."""
-    try:
-        current_app = context["request"].resolver_match.namespace
-    except (KeyError, AttributeError):
-        current_app = None
+    app = current_app(context)
     rows = []
     for member in members:
         middle = f" {conditional_escape(member.middle_name)}" if member.middle_name else ""
@@ -96,7 +90,7 @@ def member_rows(context, members) -> str:
         page = conditional_escape(member.get_absolute_url())
         number = f'<a href="{page}">{conditional_escape(member.member_number)}</a>'
         if member.employer_id:
-            url = shaped_reverse("organizations:organization_detail", [member.employer_id], current_app=current_app)
+            url = shaped_reverse("organizations:organization_detail", [member.employer_id], current_app=app)
             employer = f'<a href="{conditional_escape(url)}">{conditional_escape(member.employer_name)}</a>'
         else:
             employer = "—"

@@ -1,5 +1,6 @@
-"""The member page's job rows, written in Python (members/templatetags/member_tables.py), give the HTML the
-template loop they replaced gave, for every role and member state."""
+"""Table rows written in Python (members/templatetags/member_tables.py, organizations/…/organization_tables.py,
+training/…/training_tables.py) give the HTML the template loops they replaced gave: a member's jobs for every
+role and member state, and the member, organization and student lists' rows."""
 
 import datetime as dt
 import re
@@ -12,7 +13,8 @@ from django.utils import timezone
 
 from attachments.factories import AttachmentFactory
 from members.factories import MemberEmploymentFactory, MemberFactory
-from organizations.factories import EmployerFactory
+from organizations.factories import EmployerFactory, OrganizationContactFactory
+from training.factories import EnrollmentFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -67,15 +69,16 @@ def test_the_rows_are_those_the_template_loop_wrote(role_client, role, deleted):
     assert "Sparks &amp; &lt;Sons&gt;" in rows[0]
 
 
-# The member list's row loop before the rows moved to Python, verbatim.
-LIST_ROWS = """{% load portal %}{% for member in object_list %}{% keptrow member %}
+# The member list's row loop before the rows moved to Python, verbatim but for {% keptrow %}, which served the
+# same rows from memory and is gone.
+LIST_ROWS = """{% for member in object_list %}
     <tr>
       <td><a href="{{ member.get_absolute_url }}">{{ member.member_number }}</a></td>
       <td>{{ member.last_name }}, {{ member.first_name }}{% if member.middle_name %} {{ member.middle_name }}{% endif %}</td>
       <td>{{ member.classification_label }}</td>
       <td><span class="badge badge-{{ member.status }}">{{ member.status_label }}</span>{% if member.deleted_at %} <span class="badge badge-deleted">Deleted</span>{% endif %}</td>
       <td>{% if member.employer_id %}<a href="{% url "organizations:organization_detail" member.employer_id %}">{{ member.employer_name }}</a>{% else %}—{% endif %}</td>
-    </tr>{% endkeptrow %}
+    </tr>
     {% empty %}
     <tr><td colspan="5">No members match these filters.</td></tr>
     {% endfor %}"""  # noqa: E501
@@ -97,3 +100,61 @@ def test_the_list_rows_are_those_the_template_loop_wrote(role_client, query):
     assert normalized(body) == normalized(expected)
     assert ("No members match" in body) == (query == "?q=nobody-matches-this")
     assert ("badge-deleted" in body) == (query == "?deleted=only")
+
+
+# The organization and student lists' row loops before the rows moved to Python, verbatim but for {% keptrow %}.
+ORGANIZATION_ROWS = """{% for organization in object_list %}
+    <tr>
+      <td><a href="{{ organization.get_absolute_url }}">{{ organization.name }}</a></td>
+      <td>{{ organization.get_org_type_display }}</td>
+      <td>{{ organization.city|default:"—" }}</td>
+      <td>{{ organization.get_salting_score_display|default:"—" }}</td>
+      <td>{% with contact=organization.primary_contacts.0 %}{% if contact %}{{ contact.full_name }}{% if contact.phone %} · {{ contact.phone }}{% endif %}{% else %}—{% endif %}{% endwith %}</td>
+    </tr>
+    {% empty %}
+    <tr><td colspan="5">No organizations match these filters.</td></tr>
+    {% endfor %}"""  # noqa: E501
+STUDENT_ROWS = """{% for student in object_list %}
+    <tr>
+      <td><a href="{{ student.get_absolute_url }}">{{ student.last_name }}, {{ student.first_name }}{% if student.middle_name %} {{ student.middle_name }}{% endif %}</a>{% if student.deleted_at %} <span class="badge badge-deleted">Deleted</span>{% endif %}</td>
+      <td>{{ student.email }}</td>
+      <td>{{ student.phone|default:"—" }}</td>
+      <td>{% if student.current_cohort %}{{ student.current_cohort }}{% else %}—{% endif %}</td>
+      <td>{{ student.program_status_label }}</td>
+    </tr>
+    {% empty %}
+    <tr><td colspan="5">No students match these filters.</td></tr>
+    {% endfor %}"""  # noqa: E501
+
+
+@pytest.mark.parametrize("query", ["", "?deleted=only", "?q=nobody-matches-this"], ids=["live", "deleted", "none"])
+def test_the_organization_rows_are_those_the_template_loop_wrote(role_client, query):
+    plain = EmployerFactory(name="Amps & <Ohms>", city="", salting_score=None)
+    OrganizationContactFactory(organization=plain, first_name="Di", last_name="O'Hara", phone="", is_primary=True)
+    scored = EmployerFactory(name="Bolt Co", city="Tacoma", salting_score=4)
+    OrganizationContactFactory(organization=scored, phone="555-0142", is_primary=True)
+    EmployerFactory(name="Zinc Ltd", deleted_at=timezone.now())
+
+    response = role_client("officer").get(reverse("organizations:organization_list") + query)
+    context = {"object_list": response.context["object_list"]}
+    expected = engines["django"].from_string(ORGANIZATION_ROWS).render(context, response.wsgi_request)
+
+    body = TBODY.search(response.content.decode()).group(1)
+    assert normalized(body) == normalized(expected)
+    assert ("No organizations match" in body) == (query == "?q=nobody-matches-this")
+
+
+@pytest.mark.parametrize("query", ["", "?deleted=only", "?q=nobody-matches-this"], ids=["live", "deleted", "none"])
+def test_the_student_rows_are_those_the_template_loop_wrote(role_client, query):
+    enrolled = EnrollmentFactory(student=StudentFactory(last_name="Ng <i>", middle_name="Lee", phone=""))
+    StudentFactory(last_name="Ames", email="ames@example.org", phone="555-0100", deleted_at=timezone.now())
+    StudentFactory(last_name="Cruz")
+
+    response = role_client("officer").get(reverse("training:student_list") + query)
+    context = {"object_list": response.context["object_list"]}
+    expected = engines["django"].from_string(STUDENT_ROWS).render(context, response.wsgi_request)
+
+    body = TBODY.search(response.content.decode()).group(1)
+    assert normalized(body) == normalized(expected)
+    assert ("No students match" in body) == (query == "?q=nobody-matches-this")
+    assert (str(enrolled.cohort) in body) == ("nobody" not in query)
