@@ -686,25 +686,25 @@ def _own_cohorts_only(scopes: dict, user) -> dict:
     return scopes
 
 
-def record_version_scopes(obj) -> tuple[dict, dict]:
-    """What versions a kept rendering of ``obj`` with its history (ip2a.caching.record_versions), as {name:
-    (event table, {column: value})}: the scopes (the events of the record, of each row it owns and of the
-    record's files) and the streams (the events of the files of any row of an owned kind). The files of an owned
-    row are a stream of their kind, not a scope of the record: which rows are the record's is known from their
-    events, and rows loaded without history (a seed) have none."""
+def record_version_scopes(model, pk) -> tuple[dict, dict]:
+    """What versions a kept rendering of the record ``pk`` of ``model`` with its history
+    (ip2a.caching.record_versions), as {name: (event table, {column: value})}: the scopes (the events of the
+    record, of each row it owns and of the record's files) and the streams (the events of the files of any row
+    of an owned kind). The files of an owned row are a stream of their kind, not a scope of the record: which
+    rows are the record's is known from their events, and rows loaded without history (a seed) have none."""
     from attachments.models import TARGET_CATEGORIES
 
-    model = type(obj)._meta.concrete_model
+    model = model._meta.concrete_model  # a record's pk is all it needs: no instance is built for it
     label = model._meta.label_lower
     files = event_model_of(apps.get_model("attachments", "Attachment"))._meta.db_table
-    scopes = {label: (event_model_of(model)._meta.db_table, {"pgh_obj_id": obj.pk})}
+    scopes = {label: (event_model_of(model)._meta.db_table, {"pgh_obj_id": pk})}
     streams = {}
     if label in TARGET_CATEGORIES:
         own_type = ContentType.objects.get_for_model(model).pk
-        scopes[f"{label} files"] = (files, {"target_type_id": own_type, "target_id": obj.pk})
+        scopes[f"{label} files"] = (files, {"target_type_id": own_type, "target_id": pk})
     for owned_label, fk in OWNED.get(label, {}).items():
         owned = apps.get_model(owned_label)
-        scopes[owned_label] = (event_model_of(owned)._meta.db_table, {fk: obj.pk})
+        scopes[owned_label] = (event_model_of(owned)._meta.db_table, {fk: pk})
         if owned_label in TARGET_CATEGORIES:
             streams[f"{owned_label} files"] = (files, {"target_type_id": ContentType.objects.get_for_model(owned).pk})
     return scopes, streams

@@ -10,6 +10,7 @@ a revoked permission takes effect on the next request in every worker.
 """
 
 import contextlib
+import functools
 import hashlib
 from collections import OrderedDict
 from typing import NamedTuple
@@ -36,7 +37,13 @@ class Grants(NamedTuple):
     def digest(self) -> str:
         """The same for every user holding exactly these roles and permissions (a cache key part for pages
         that depend on what the user may do, not on who they are)."""
-        return hashlib.sha256(repr((sorted(self.roles), sorted(self.permissions))).encode()).hexdigest()[:32]
+        return _digest(self.roles, self.permissions)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(roles: frozenset[str], permissions: frozenset[str]) -> str:
+    """Grants.digest, worked out once per set of grants in a process (a page asks for it on every request)."""
+    return hashlib.sha256(repr((sorted(roles), sorted(permissions))).encode()).hexdigest()[:32]
 
 
 def auth_version() -> str:

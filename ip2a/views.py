@@ -403,7 +403,7 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
         if not self.body_record_history:
             return data_versions((model, *self.body_cache_models))
         # The record's scopes need only its primary key, so they are read before the record, as above.
-        scopes, streams = record_version_scopes(model(pk=self.kwargs[self.pk_url_kwarg]))
+        scopes, streams = record_version_scopes(model, self.kwargs[self.pk_url_kwarg])
         tables = tracked_tables()
         others = [tables[other._meta.db_table] for other in self.body_cache_models]
         return record_versions(scopes, streams=streams, tables=others, using=router.db_for_read(model))

@@ -526,7 +526,7 @@ def test_a_record_version_moves_when_an_event_commits_below_the_newest_id():
     Member.objects.filter(pk=member.pk).update(first_name="Ada")  # a newer event, committed first
 
     def versions():
-        scopes, streams = record_version_scopes(member)
+        scopes, streams = record_version_scopes(Member, member.pk)
         return caching.record_versions(scopes, streams=streams, using="default")
 
     before = versions()
