@@ -22,12 +22,12 @@ def organization_rows(organizations) -> str:
         else:
             primary = "—"
         rows.append(
-            "<tr>"
-            f'<td><a href="{page}">{conditional_escape(organization.name)}</a></td>'
-            f"<td>{conditional_escape(organization.get_org_type_display())}</td>"
-            f"<td>{conditional_escape(organization.city or '—')}</td>"
-            f"<td>{conditional_escape(organization.get_salting_score_display() or '—')}</td>"
-            f"<td>{primary}</td>"
+            "<tr>\n"
+            f'<td><a href="{page}">{conditional_escape(organization.name)}</a></td>\n'
+            f"<td>{conditional_escape(organization.get_org_type_display())}</td>\n"
+            f"<td>{conditional_escape(organization.city or '—')}</td>\n"
+            f"<td>{conditional_escape(organization.get_salting_score_display() or '—')}</td>\n"
+            f"<td>{primary}</td>\n"
             "</tr>"
         )
     return mark_safe("\n".join(rows))  # noqa: S308 (every value above is escaped)

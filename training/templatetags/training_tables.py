@@ -20,12 +20,12 @@ def student_rows(students) -> str:
         deleted = ' <span class="badge badge-deleted">Deleted</span>' if student.deleted_at else ""
         cohort = conditional_escape(student.current_cohort) if student.current_cohort else "—"
         rows.append(
-            "<tr>"
-            f'<td><a href="{page}">{name}</a>{deleted}</td>'
-            f"<td>{conditional_escape(student.email)}</td>"
-            f"<td>{conditional_escape(student.phone or '—')}</td>"
-            f"<td>{cohort}</td>"
-            f"<td>{conditional_escape(student.program_status_label)}</td>"
+            "<tr>\n"
+            f'<td><a href="{page}">{name}</a>{deleted}</td>\n'
+            f"<td>{conditional_escape(student.email)}</td>\n"
+            f"<td>{conditional_escape(student.phone or '—')}</td>\n"
+            f"<td>{cohort}</td>\n"
+            f"<td>{conditional_escape(student.program_status_label)}</td>\n"
             "</tr>"
         )
     return mark_safe("\n".join(rows))  # noqa: S308 (every value above is escaped)
