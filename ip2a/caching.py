@@ -239,12 +239,12 @@ def computed_for(queryset, name: str, compute, known=None):
     queryset's SQL (taken from ``known`` when it holds them); computed every time when one of them has no
     history."""
     try:
-        versions = query_versions(queryset, known=known)
+        sql, params = queryset.query.sql_with_params()  # compiled once: for the tables read and for the key
     except EmptyResultSet:
-        versions = None
+        return compute()
+    versions = sql_versions([sql], known=known, using=queryset.db)
     if versions is None:
         return compute()
-    sql, params = queryset.query.sql_with_params()
     key = version_key(name, sql, tuple(map(repr, params)), versions=versions)
     value = cache.get(key)
     if value is None:
