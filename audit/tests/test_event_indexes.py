@@ -29,15 +29,15 @@ OWNED_RELATIONS = [(owned, fk) for parent in OWNED.values() for owned, fk in par
 
 
 @pytest.mark.parametrize(("label", "fk"), OWNED_RELATIONS, ids=[label for label, _fk in OWNED_RELATIONS])
-def test_a_records_newest_owned_events_are_read_through_the_owner_index(label, fk):
+def test_each_owned_event_table_is_indexed_by_its_owner_and_newest_event(label, fk):
     """A record's history reads its owned rows' events newest first by the owner's key (audit.timeline.OWNED).
-    The event table's (owner, pgh_id) index (ip2a.models.event_meta) answers that directly; without it
-    PostgreSQL may walk the whole table backwards by pgh_id, as it did for a member's jobs."""
-    events = event_model_of(apps.get_model(label)).objects.filter(**{fk: 1}).order_by("-pgh_id")[:11]
+    An index on (owner, pgh_id) (ip2a.models.event_meta) answers that directly, whatever the table's statistics
+    say; with the owner's column alone PostgreSQL misjudged a member's jobs and walked the whole event table
+    backwards by pgh_id. (Which index the planner picks on a test's few rows depends on its statistics, so the
+    index itself is what is checked.)"""
+    table = event_model_of(apps.get_model(label))._meta.db_table
 
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        plan = events.explain()
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
 
-    assert f"_evt_{fk.removesuffix('_id')} on" in plan
-    assert "Sort" not in plan
+    assert [fk, "pgh_id"] in [found["columns"] for found in constraints.values() if found["index"]]
