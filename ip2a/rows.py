@@ -16,7 +16,8 @@ from django.db.models import Model
 def read_record(model: type[Model], pk, *, live_only: bool, joined: tuple[str, ...] = (), using: str) -> Model | None:
     """The row of ``model`` with primary key ``pk`` on database ``using`` (None if there is none), with the rows
     its forward relations ``joined`` point to loaded as select_related would. ``live_only`` leaves out a
-    soft-deleted row, as the model's default manager does (``deleted_at IS NULL``)."""
+    soft-deleted row, as the model's default manager does (``deleted_at IS NULL``). Models with fields the ORM
+    converts on reading (JSONField and the like) are refused with ValueError: their values would come back raw."""
     sql, parts = _statement(model, joined, live_only, using)
     with connections[using].cursor() as cursor:
         cursor.execute(sql, [pk])
@@ -48,6 +49,9 @@ def _statement(model, joined: tuple[str, ...], live_only: bool, using: str) -> t
     columns, parts, joins = [], [], []
     for table_model, alias, field in tables:
         fields = table_model._meta.concrete_fields
+        converted = [f.name for f in fields if f.get_db_converters(connections[using])]
+        if converted:  # the ORM converts these values as it reads them (a JSONField, say); this reader does not
+            raise ValueError(f"{table_model.__name__} has fields read with converters: {', '.join(converted)}.")
         parts.append((table_model, [f.attname for f in fields], len(columns), len(columns) + len(fields)))
         columns += [f"{alias}.{quote(f.column)}" for f in fields]
         if field is not None:

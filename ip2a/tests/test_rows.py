@@ -57,3 +57,8 @@ def test_no_row_gives_none():
 def test_only_forward_relations_to_one_row_can_be_joined():
     with pytest.raises(ValueError, match="not a forward relation"):
         read(1, live_only=True, joined=("employments",))
+
+
+def test_a_model_whose_fields_the_orm_converts_on_reading_is_refused():
+    with pytest.raises(ValueError, match="read with converters: pgh_context"):
+        read_record(Member.pgh_event_model, 1, live_only=False, using=DEFAULT_DB_ALIAS)
