@@ -20,7 +20,7 @@ def event_meta(prefix: str, *extra_indexes: models.Index, owner: str | None = No
     ``owner`` names the foreign key to the record whose page shows these events (audit.timeline.OWNED): an index
     on it and ``pgh_id`` reads that record's newest events directly. Without it PostgreSQL may walk the whole
     event table backwards by ``pgh_id`` looking for them (a member page's first view spent ~16 ms in the database
-    on its jobs' events; docs/benchmarks.md, session 9).
+    on its jobs' events: EXPLAIN ANALYZE on the stress seed, before the seed analyzed the event tables).
     ``prefix`` keeps the index names within PostgreSQL's and Django's limits; ``extra_indexes`` are the event
     table's own."""
     request = models.Index(KeyTransform("request_id", "pgh_context"), name=f"{prefix}_evt_request")
