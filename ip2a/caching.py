@@ -89,6 +89,11 @@ def _table_parts(tables, quote) -> list[tuple[str, list]]:
 def _read_versions(reader, parts) -> dict[str, Version]:
     sql = " UNION ALL ".join(part for part, _params in parts)
     params = [param for _part, part_params in parts for param in part_params]
+    return _run_versions(reader, sql, params)
+
+
+def _run_versions(reader, sql: str, params) -> dict[str, Version]:
+    """{name: (newest id, count or sum)} from a versions statement's (name, newest, recent) rows."""
     with reader.cursor() as cursor:
         cursor.execute(sql, params)
         return {name: (newest or 0, recent) for name, newest, recent in cursor.fetchall()}
@@ -118,11 +123,7 @@ def record_versions(scopes: dict, *, streams=None, tables=(), using: str) -> dic
     params = list(table_params)
     for name, (_table, conditions) in (*scopes, *streams):
         params += [name, *conditions.values()]
-    if not sql:
-        return {}
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        return {name: (newest or 0, recent) for name, newest, recent in cursor.fetchall()}
+    return _run_versions(connections[using], sql, params) if sql else {}
 
 
 @functools.lru_cache(maxsize=256)
