@@ -10,8 +10,10 @@
 - The ``healthz`` / ``readyz`` probes and the admin's login URL (the dashboard lives in ``ip2a/dashboard.py``).
 """
 
+import contextlib
 import re
 from collections import OrderedDict
+from typing import NamedTuple
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_not_required
@@ -19,10 +21,12 @@ from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
+from django.core.paginator import InvalidPage, Paginator
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.template import Context
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -53,6 +57,7 @@ from ip2a.caching import (
     tracked_tables,
     version_key,
 )
+from ip2a.content import check_statement, one_snapshot, run_check
 from ip2a.forms import ReasonForm, integrity_error_message, reason_field
 from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
@@ -76,11 +81,31 @@ _kept_pages: OrderedDict = OrderedDict()
 CONTENT_START, CONTENT_END = "<!--kept-content-->", "<!--/kept-content-->"
 TITLE_RE = re.compile(r"<title>(.*?) · IP2A</title>", re.S)
 KEPT_PAGE_TEMPLATE = "generic/kept_page.html"
+# The list footer (count, pages, exports) between these: a page kept by its rows' content (ContentCheckedPage)
+# holds FOOTER_SLOT in its place, and the footer is rendered for each request from the count of that moment.
+FOOTER_TEMPLATE = "includes/list_footer.html"
+FOOTER_START, FOOTER_END, FOOTER_SLOT = "<!--list-footer-->", "<!--/list-footer-->", "<!--list-footer-slot-->"
+
+
+class ContentCheckedPage(NamedTuple):
+    """What a worker remembers of a list page kept by its rows' content (FilteredListView.content_checked)."""
+
+    parts: tuple  # what the kept content depends on besides the rows and the filter form's choice lists
+    tables: frozenset  # the event tables of the filter form's choice lists, whose data versions key it too
+    sql: str  # the check statement (ip2a.content.check_statement) and its parameters
+    params: tuple
+    number: int  # the page number it showed
+
 
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+
+
+def checked_memo_key(memo_key: tuple) -> str:
+    """The shared-cache key of what a list page kept by content is keyed on (ContentCheckedPage)."""
+    return version_key("checked-page", memo_key, versions={})
 
 
 def model_permission(model, action: str) -> str:
@@ -105,6 +130,10 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
     # table the list's query reads plus these models (what its prefetches and rows show besides); None: never.
     # Set only where the results depend on nothing else but the query string, the role set and the date.
     results_cache_models = None
+    # True when everything the results show besides the count comes from shown_querysets(): a kept page is then
+    # checked against those rows' values (ip2a.content) instead of the data versions of whole tables, so writes
+    # to other rows of the same tables leave it served. Only for lists of up to the paginator's exact_below rows.
+    content_checked = False
 
     def export_format(self):
         """Return the export format asked for (None for an HTML response); 403 without the export permission."""
@@ -122,9 +151,19 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             self.resource_class and self.export_permission and self.request.user.has_perm(self.export_permission)
         )
 
-    def get_paginator(self, *args, **kwargs):
-        paginator = super().get_paginator(*args, **kwargs)
+    def get_paginator(self, queryset, per_page, *args, **kwargs):
+        """The paginator; for a page kept by content, with the count its check statement read (the check
+        replaces the count queries)."""
+        paginator = super().get_paginator(queryset, per_page, *args, **kwargs)
         paginator.known_versions = getattr(self, "results_versions", None)
+        if self.content_checked and self.page_memo_key() is not None:
+            asked = self.kwargs.get(self.page_kwarg) or self.request.GET.get(self.page_kwarg) or 1
+            number = int(asked) if str(asked).isdigit() else 0  # "last" needs the count: checked after paging
+            # Past the last page a list kept by content can have, the page is a 404 (or too large to keep).
+            if 1 <= number <= EstimatedCountPaginator.exact_below // per_page + 1:
+                self.content_check = self.read_content_check(paginator, number)
+                if self.content_check is not None:
+                    paginator.count = self.content_check[2]  # Paginator.count is a cached property
         return paginator
 
     def get_paginate_by(self, queryset):
@@ -142,17 +181,36 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         kept = self.kept_page()
         if kept is not None:
             return kept
-        response = super().get(request, *args, **kwargs)
-        if self.filterset.is_bound and not self.filterset.is_valid():
-            response.status_code = 400  # malformed filter values: say so, never show "no rows" as if valid
-        else:
-            self.remember_page(response)
+        checked = self.content_checked and self.page_memo_key() is not None
+        # A page kept by content is rendered in the same snapshot as its check statement (ip2a.content).
+        with one_snapshot(self.rows_alias()) if checked else contextlib.nullcontext():
+            response = super().get(request, *args, **kwargs)
+            if self.filterset.is_bound and not self.filterset.is_valid():
+                response.status_code = 400  # malformed filter values: say so, never show "no rows" as if valid
+            else:
+                self.remember_page(response)
         return response
+
+    def rows_alias(self) -> str:
+        """The database the list's rows are read from (the router's choice: a replica on GETs)."""
+        return router.db_for_read(self.filterset_class._meta.model)
+
+    def shown_querysets(self, rows) -> list:
+        """Everything a content-checked list's results show besides the count, as querysets, given the page's
+        rows (the filtered list sliced to the page): by default those rows (a view whose rows show prefetched
+        objects adds their querysets)."""
+        return [rows]
 
     def page_memo_key(self) -> tuple | None:
         """What a kept page depends on besides the data: view, path, whole query string, full page or htmx
         partial, role set, day and cache epoch; None for requests never served from a kept page (exports,
-        instructors, whose lists depend on their own cohorts, and lists that keep nothing)."""
+        instructors, whose lists depend on their own cohorts, and lists that keep nothing). Worked out once per
+        request (the epoch is a shared-cache read)."""
+        if "_page_memo_key" not in self.__dict__:
+            self._page_memo_key = self._read_page_memo_key()
+        return self._page_memo_key
+
+    def _read_page_memo_key(self) -> tuple | None:
         request = self.request
         if self.results_cache_models is None or not self.static_filter_form or "export" in request.GET:
             return None
@@ -173,11 +231,16 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         Pages with messages to show are rendered in full."""
         memo_key = self.page_memo_key()
         found = _kept_pages.get(memo_key) if memo_key else None
+        if found is None and memo_key and self.content_checked:
+            found = cache.get(checked_memo_key(memo_key))  # noted by another worker
+            if found is not None:
+                remember(_kept_pages, memo_key, found, PAGES_KEPT)
         if found is None or len(get_messages(self.request)):
             return None
+        if isinstance(found, ContentCheckedPage):
+            return self.kept_checked_page(found, partial=memo_key[3])
         parts, tables = found
-        model = self.filterset_class._meta.model
-        versions = table_versions(tables, using=router.db_for_read(model))
+        versions = table_versions(tables, using=self.rows_alias())
         kept = cache.get(version_key(*parts, versions=versions))
         if kept is None:
             self.kept_versions = versions  # read before any row, so the full render may key on them too
@@ -191,10 +254,125 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         patch_vary_headers(response, ["HX-Request"])
         return response
 
+    def kept_checked_page(self, found: ContentCheckedPage, *, partial: bool) -> HttpResponse | None:
+        """kept_page() for a list kept by content: one statement counts the list and digests the rows it shows;
+        the page is served when content with that digest (and the filter form's choice lists at their data
+        versions) is kept and the query still asks for the same page number, with its footer rendered anew."""
+        using = self.rows_alias()
+        count, digests = run_check(using, found.sql, found.params)
+        if count > EstimatedCountPaginator.exact_below:
+            return None
+        paginator = Paginator(range(count), self.paginate_by, self.get_paginate_orphans(), self.get_allow_empty())
+        page = self.kept_page_of(paginator)
+        if page is None or page.number != found.number:
+            return None  # out of range now, or "last" is another page: the full render answers it
+        versions = table_versions(found.tables, using=using) if found.tables else {}
+        kept = cache.get(version_key(*found.parts, digests, versions=versions))
+        if kept is None:
+            return None
+        if partial:
+            response = HttpResponse(kept)
+        else:
+            title, content = kept
+            context = {"kept_title": mark_safe(title), "kept_content": mark_safe(content)}  # noqa: S308 (rendered by us)
+            response = render(self.request, KEPT_PAGE_TEMPLATE, context)
+        footer = self.footer_html(paginator, page).encode()
+        response.content = response.content.replace(FOOTER_SLOT.encode(), footer, 1)
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+
+    def kept_page_of(self, paginator):
+        """The page the query asks for, found as MultipleObjectMixin.paginate_queryset finds it; None where
+        that would answer 404."""
+        asked = self.kwargs.get(self.page_kwarg) or self.request.GET.get(self.page_kwarg) or 1
+        try:
+            number = int(asked)
+        except ValueError:
+            if asked != "last":
+                return None
+            number = paginator.num_pages
+        try:
+            return paginator.page(number)
+        except InvalidPage:
+            return None
+
+    def footer_html(self, paginator, page) -> str:
+        """The list footer for this request (a plain Context: the footer reads no context processor)."""
+        context = Context(
+            {
+                "page_obj": page,
+                "paginator": paginator,
+                "export_formats": list(EXPORT_TYPES) if self.can_export() else [],
+            }
+        )
+        context.request = self.request  # {% querystring %} starts from request.GET
+        html = get_template(FOOTER_TEMPLATE).template.render(context)
+        return html[html.index(FOOTER_START) : html.index(FOOTER_END) + len(FOOTER_END)]
+
+    def read_content_check(self, paginator, number: int) -> tuple | None:
+        """(check statement, its parameters, count, digests, page number) for page ``number`` of the list being
+        rendered, read in its snapshot; None for a list too large to count, with no rows possible, or
+        paginated with orphans.
+
+        The page's rows are sliced here as [start, start + page size): the same rows as the paginator's slice,
+        which ends at the count on the last page, but a statement that stays right when the count changes."""
+        if paginator.orphans:
+            return None
+        start = (number - 1) * paginator.per_page
+        rows = paginator.object_list[start : start + paginator.per_page]
+        try:
+            sql, params = check_statement(
+                paginator.object_list, self.shown_querysets(rows), EstimatedCountPaginator.exact_below + 1
+            )
+        except EmptyResultSet:
+            return None
+        count, digests = run_check(self.rows_alias(), sql, params)
+        if count > EstimatedCountPaginator.exact_below:
+            return None
+        return sql, tuple(params), count, digests, number
+
+    def remember_checked_page(self, response, memo_key) -> None:
+        """remember_page() for a list kept by content: the content (the results alone for an htmx refresh) with
+        its footer cut out, under its rows' digests and its choice lists' data versions. Both it and the note of
+        what its key is made of go to the shared cache at once, so every worker serves it from its next request:
+        unlike keys holding whole tables' versions, a key made of the rows shown stays good while other rows
+        change, so it is worth writing the first time (keep() writes a key only when it is asked for again)."""
+        check = getattr(self, "content_check", None)
+        form = getattr(self, "filter_form_parts", None)
+        if check is None or (form is None and not memo_key[3]):
+            return
+        sql, params, _count, digests, number = check
+        choices, versions = form if form is not None else ((), {})
+        response.render()
+        html = response.content.decode()
+        if memo_key[3]:
+            kept = html
+        else:
+            start, end = html.find(CONTENT_START), html.find(CONTENT_END)
+            title = TITLE_RE.search(html)
+            if start < 0 or end < 0 or title is None:
+                return
+            kept = html[start + len(CONTENT_START) : end]
+            response.content = html[:start] + kept + html[end + len(CONTENT_END) :]
+        start, end = kept.find(FOOTER_START), kept.find(FOOTER_END)
+        if start < 0 or end < 0:
+            return
+        kept = kept[:start] + FOOTER_SLOT + kept[end + len(FOOTER_END) :]
+        parts = ("checked", memo_key, sql, tuple(map(repr, params)), choices)
+        kept = kept if memo_key[3] else (title.group(1), kept)
+        cache.set(version_key(*parts, digests, versions=versions), kept, CACHE_SECONDS)
+        found = ContentCheckedPage(parts, frozenset(versions), sql, params, number)
+        remember(_kept_pages, memo_key, found, PAGES_KEPT)
+        cache.set(checked_memo_key(memo_key), found, CACHE_SECONDS)
+
     def remember_page(self, response) -> None:
         """After a full render: keep the page's content (an htmx refresh's results are kept already, under the
-        results key) and note in this process what its key is made of, for kept_page()."""
+        results key; a list kept by content keeps both as remember_checked_page says) and note in this process
+        what its key is made of, for kept_page()."""
         memo_key = self.page_memo_key()
+        if memo_key is not None and self.content_checked and response.status_code == 200:
+            self.remember_checked_page(response, memo_key)
+            return
         results = getattr(self, "results_parts", None)
         form = getattr(self, "filter_form_parts", None)
         if memo_key is None or results is None or response.status_code != 200:
@@ -221,12 +399,16 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
     def get_context_data(self, **kwargs):
         """Add the export formats the user may use, the model's names, the filter form once rendered and the
         results once rendered (``results_html``; from the cache when the data they show has not changed)."""
-        key = self.results_key()
+        key = None if self.content_checked else self.results_key()  # kept by content: the page is, whole
         results_html = cache.get(key) if key else None
         if results_html is None:
             context = super().get_context_data(**kwargs)  # paginates: the count and the page's rows
             if not self.export_format():
                 self.prepare_results(context)
+                page = context.get("page_obj")
+                checked = self.content_checked and self.page_memo_key() is not None
+                if checked and page is not None and getattr(self, "content_check", None) is None:
+                    self.content_check = self.read_content_check(context["paginator"], page.number)
         else:
             context = super(MultipleObjectMixin, self).get_context_data(**kwargs)  # no query at all
         context["export_formats"] = list(EXPORT_TYPES) if self.can_export() else []

@@ -36,6 +36,11 @@ class MemberListView(FilteredListView):
     export_permission = "members.export_member"
     static_filter_form = True  # its filters read no choices from the database
     results_cache_models = (MemberEmployment, Organization)  # the current employer column
+    content_checked = True
+
+    def shown_querysets(self, rows):
+        """Every column, the employer's included, comes from list_page's one statement."""
+        return [Member.all_objects.list_page(rows)]
 
     # The labels of the status and classification columns (get_FOO_display() builds this dict on every call).
     labels = {name: dict(Member._meta.get_field(name).flatchoices) for name in ("status", "classification")}

@@ -45,6 +45,11 @@ class OrganizationListView(FilteredListView):
     export_permission = "organizations.export_organization"
     static_filter_form = True  # its filters read no choices from the database
     results_cache_models = (OrganizationContact,)  # the primary contact column
+    content_checked = True
+
+    def shown_querysets(self, rows):
+        """The page's organizations and their primary contacts (the prefetch of for_list())."""
+        return [rows, OrganizationContact.objects.filter(is_primary=True, organization__in=rows.values("pk"))]
 
 
 class OrganizationDetailView(ObjectDetailView):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from attachments.factories import AttachmentFactory
 from audit.models import AccessLog
+from ip2a import views
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberEmployment, MemberStatus
 from members.views import MemberListView
@@ -101,8 +102,11 @@ def test_member_list_runs_a_fixed_number_of_queries(role_client, django_assert_m
     MemberEmploymentFactory.create_batch(35)
     client = role_client("read_only")
     client.get(reverse("members:member_list"))  # warm-up: the session renewal write happens once a minute
+    cache.clear()  # the warm-up kept the page (ip2a.content): render it again
+    views._kept_pages.clear()
 
-    # session, user, user and group permissions, count probe, count, page, current jobs with employers
+    # session, user, user and group permissions, the page's check statement (its count and rows' digest, which
+    # a kept page is served by; ip2a.content), the page with its current employers
     with django_assert_max_num_queries(8):
         response = client.get(reverse("members:member_list"))
 
@@ -653,7 +657,9 @@ def test_member_list_reads_its_rows_and_current_employers_in_one_query(role_clie
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("members:member_list"))
 
-    jobs_read = [query["sql"] for query in queries.captured_queries if '"members_memberemployment"' in query["sql"]]
+    # The check statement of a page kept by content (ip2a.content) digests the same rows: it reads no job.
+    reads = [query["sql"] for query in queries.captured_queries if "md5(string_agg(" not in query["sql"]]
+    jobs_read = [sql for sql in reads if '"members_memberemployment"' in sql]
     html = response.content.decode()
     assert len(jobs_read) == 1
     assert f'<a href="/organizations/{current.organization.pk}/">{current.organization.name}</a>' in html
