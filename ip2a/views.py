@@ -18,7 +18,6 @@ from typing import NamedTuple
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.core.paginator import InvalidPage, Paginator
@@ -227,15 +226,16 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         """The page from the shared cache, without building the FilterSet, compiling the list's SQL or rendering
         anything but the header: possible once this process has rendered the same page (same query and role
         set) in full, and served while the data versions of every table it shows are unchanged. The kept part
-        is the content under the header (for htmx refreshes, the results); the header is rendered for the user.
-        Pages with messages to show are rendered in full."""
+        is the content under the header (for htmx refreshes, the results); the header, with any message waiting
+        for the user, is rendered for the user."""
         memo_key = self.page_memo_key()
         found = _kept_pages.get(memo_key) if memo_key else None
         if found is None and memo_key and self.content_checked:
             found = cache.get(checked_memo_key(memo_key))  # noted by another worker
             if found is not None:
                 remember(_kept_pages, memo_key, found, PAGES_KEPT)
-        if found is None or len(get_messages(self.request)):
+        self.kept_note = found
+        if found is None:
             return None
         if isinstance(found, ContentCheckedPage):
             return self.kept_checked_page(found, partial=memo_key[3])
@@ -333,10 +333,11 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
 
     def remember_checked_page(self, response, memo_key) -> None:
         """remember_page() for a list kept by content: the content (the results alone for an htmx refresh) with
-        its footer cut out, under its rows' digests and its choice lists' data versions. Both it and the note of
-        what its key is made of go to the shared cache at once, so every worker serves it from its next request:
-        unlike keys holding whole tables' versions, a key made of the rows shown stays good while other rows
-        change, so it is worth writing the first time (keep() writes a key only when it is asked for again)."""
+        its footer cut out, under its rows' digests and its choice lists' data versions. The note of what its
+        key is made of goes to the shared cache at the first render, the content at the next render of the
+        same page by any worker (a search asked for once costs one write): from then on every worker serves it.
+        A key made of the rows shown stays good while other rows change, so the shared note is what decides
+        (keep() writes a key only when the same worker is asked for it again)."""
         check = getattr(self, "content_check", None)
         form = getattr(self, "filter_form_parts", None)
         if check is None or (form is None and not memo_key[3]):
@@ -359,11 +360,14 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             return
         kept = kept[:start] + FOOTER_SLOT + kept[end + len(FOOTER_END) :]
         parts = ("checked", memo_key, sql, tuple(map(repr, params)), choices)
-        kept = kept if memo_key[3] else (title.group(1), kept)
-        cache.set(version_key(*parts, digests, versions=versions), kept, CACHE_SECONDS)
         found = ContentCheckedPage(parts, frozenset(versions), sql, params, number)
+        noted = getattr(self, "kept_note", None)  # what kept_page() found noted, here or by another worker
+        if noted is not None:
+            kept = kept if memo_key[3] else (title.group(1), kept)
+            cache.set(version_key(*parts, digests, versions=versions), kept, CACHE_SECONDS)
+        if noted != found:
+            cache.set(checked_memo_key(memo_key), found, CACHE_SECONDS)
         remember(_kept_pages, memo_key, found, PAGES_KEPT)
-        cache.set(checked_memo_key(memo_key), found, CACHE_SECONDS)
 
     def remember_page(self, response) -> None:
         """After a full render: keep the page's content (an htmx refresh's results are kept already, under the

@@ -58,17 +58,36 @@ def test_a_kept_page_stays_served_while_rows_it_does_not_show_change(role_client
     assert page.content.count(b"<tr>") == full.content.count(b"<tr>") == 4  # header and three members
 
 
-def test_a_page_rendered_once_is_served_by_every_worker(role_client):
+def test_a_page_rendered_by_two_workers_is_served_by_every_worker(role_client):
     members(2)
     client = role_client("staff")
-    full = client.get(MEMBERS)  # one full render writes the page and its note to the shared cache
-
+    full = client.get(MEMBERS)  # the first render notes the page's key in the shared cache
     views._kept_pages.clear()  # another worker: nothing noted in its own memory
+    client.get(MEMBERS)  # it finds the note, renders the page and writes it
+
+    views._kept_pages.clear()  # a third worker
     page = client.get(MEMBERS)
 
     assert full.templates[0].name != KEPT
     assert page.templates[0].name == KEPT
     assert tokens_removed(page.content.decode()) == tokens_removed(full.content.decode())
+
+
+def test_a_search_asked_for_once_writes_only_its_note(role_client, monkeypatch):
+    members(2)
+    client = role_client("staff")
+    writes = []
+    real_set = cache.set
+
+    def counted_set(key, *args, **kwargs):
+        writes.append(key)
+        real_set(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "set", counted_set)
+
+    client.get(MEMBERS, {"q": "a00"})
+
+    assert len([key for key in writes if key.startswith("v:")]) == 1  # not the page: only its key's note
 
 
 def test_a_kept_page_shows_a_change_to_its_own_rows_at_once(role_client):
