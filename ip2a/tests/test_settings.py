@@ -92,7 +92,7 @@ def test_cache_url_selects_redis_or_shared_files_and_refuses_process_memory():
     assert cache_from_url("file:///srv/cache") == {
         "BACKEND": "ip2a.cache.FileCache",
         "LOCATION": "/srv/cache",
-        "OPTIONS": {"MAX_ENTRIES": 5000},
+        "OPTIONS": {"MAX_ENTRIES": 20_000},
     }
     with pytest.raises(ImproperlyConfigured, match="never per-process memory"):
         cache_from_url("locmem://")
@@ -115,18 +115,26 @@ def test_default_cache_is_shared_between_processes():
     assert settings.CACHES["default"]["BACKEND"] == "ip2a.cache.FileCache"  # files in one folder
 
 
-def test_file_cache_lists_its_folder_on_one_write_in_cull_every(tmp_path, monkeypatch):
+def test_file_cache_lists_its_folder_on_one_write_in_cull_every_at_most_every_cull_seconds(tmp_path, monkeypatch):
     from ip2a import cache as file_cache
 
     store = file_cache.FileCache(str(tmp_path), {"OPTIONS": {"MAX_ENTRIES": 10}})
     listings = []
     real = store._list_cache_files
     monkeypatch.setattr(store, "_list_cache_files", lambda: listings.append(1) or real())
+    clock = [1000.0]
+    monkeypatch.setattr(file_cache.time, "monotonic", lambda: clock[0])
     for number in range(200):
         store.set(f"key{number}", number)
-    assert len(listings) == 4  # one in CULL_EVERY (50) writes
+    assert len(listings) == 1  # the 50th write looked; the 100th, 150th and 200th came too soon after it
+
+    clock[0] += file_cache.CULL_SECONDS
+    for number in range(50):
+        store.set(f"later{number}", number)
+    assert len(listings) == 2  # the next 50th write, CULL_SECONDS later, looked again
 
     monkeypatch.setattr(file_cache, "CULL_EVERY", 1)
+    clock[0] += file_cache.CULL_SECONDS
     store.set("one more", 1)
     assert len(real()) < 200  # a cull removed a third of the entries
     assert store.get("one more") == 1
