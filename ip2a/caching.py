@@ -169,6 +169,17 @@ def query_versions(*querysets, also=(), known=None) -> dict[str, Version] | None
 
 def sql_versions(statements, also=(), known=None, using=None) -> dict[str, Version] | None:
     """query_versions() for SQL statements compiled already, read on ``using`` (see table_versions)."""
+    wanted = sql_event_tables(statements, also)
+    if wanted is None:
+        return None
+    if known is not None and wanted <= known.keys():
+        return {name: known[name] for name in wanted}
+    return table_versions(wanted, using=using)
+
+
+def sql_event_tables(statements, also=()) -> frozenset[str] | None:
+    """The event tables whose versions key what the statements read (their tables, and those of the models
+    ``also`` names); None when one of those tables has no history."""
     tables = {model._meta.db_table for model in also}
     for sql in statements:
         tables |= sql_tables(sql) & model_tables()
@@ -176,10 +187,7 @@ def sql_versions(statements, also=(), known=None, using=None) -> dict[str, Versi
     event_tables = set(tracked.values())
     if any(name not in tracked and name not in event_tables for name in tables):
         return None
-    wanted = {tracked.get(name, name) for name in tables}
-    if known is not None and wanted <= known.keys():
-        return {name: known[name] for name in wanted}
-    return table_versions(wanted, using=using)
+    return frozenset(tracked.get(name, name) for name in tables)
 
 
 @functools.cache

@@ -51,6 +51,7 @@ from ip2a.caching import (
     query_versions,
     record_versions,
     remember,
+    sql_event_tables,
     sql_versions,
     table_versions,
     tracked_tables,
@@ -91,6 +92,7 @@ class ContentCheckedPage(NamedTuple):
 
     parts: tuple  # what the kept content depends on besides the rows and the filter form's choice lists
     tables: frozenset  # the event tables of the filter form's choice lists, whose data versions key it too
+    row_tables: frozenset  # the event tables of the rows' tables (empty when one has no history)
     sql: str  # the check statement (ip2a.content.check_statement) and its parameters
     params: tuple
     number: int  # the page number it showed
@@ -255,21 +257,36 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         return response
 
     def kept_checked_page(self, found: ContentCheckedPage, *, partial: bool) -> HttpResponse | None:
-        """kept_page() for a list kept by content: one statement counts the list and digests the rows it shows;
-        the page is served when content with that digest (and the filter form's choice lists at their data
-        versions) is kept and the query still asks for the same page number, with its footer rendered anew."""
+        """kept_page() for a list kept by content: the page is served when content with the digest of the rows
+        it shows (and the filter form's choice lists at their data versions) is kept and the query still asks
+        for the same page number, with its footer rendered anew for the count.
+
+        First the data versions of the rows' tables are read (one statement, as for a page kept by versions):
+        while none has moved, the content and count kept under them are served without the check statement,
+        which costs the database the count and the page's rows. Otherwise the check statement decides. Versions
+        are read before the check, so content found by the check and kept under them is never older than
+        they are."""
         using = self.rows_alias()
-        count, digests = run_check(using, found.sql, found.params)
-        if count > EstimatedCountPaginator.exact_below:
-            return None
+        tables = found.tables | found.row_tables
+        versions = table_versions(tables, using=using) if tables else {}
+        unchanged_key = version_key(*found.parts, "unchanged", versions=versions) if found.row_tables else None
+        unchanged = cache.get(unchanged_key) if unchanged_key else None
+        if unchanged is not None:
+            kept, count = unchanged
+        else:
+            count, digests = run_check(using, found.sql, found.params)
+            if count > EstimatedCountPaginator.exact_below:
+                return None
+            choice_versions = {name: versions[name] for name in found.tables}
+            kept = cache.get(version_key(*found.parts, digests, versions=choice_versions))
+            if kept is None:
+                return None
+            if unchanged_key:
+                keep(unchanged_key, (kept, count))  # under writes the versions move on every request: kept twice
         paginator = Paginator(range(count), self.paginate_by, self.get_paginate_orphans(), self.get_allow_empty())
         page = self.kept_page_of(paginator)
         if page is None or page.number != found.number:
             return None  # out of range now, or "last" is another page: the full render answers it
-        versions = table_versions(found.tables, using=using) if found.tables else {}
-        kept = cache.get(version_key(*found.parts, digests, versions=versions))
-        if kept is None:
-            return None
         if partial:
             response = HttpResponse(kept)
         else:
@@ -342,7 +359,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         form = getattr(self, "filter_form_parts", None)
         if check is None or (form is None and not memo_key[3]):
             return
-        sql, params, _count, digests, number = check
+        sql, params, count, digests, number = check
         choices, versions = form if form is not None else ((), {})
         response.render()
         html = response.content.decode()
@@ -360,11 +377,15 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             return
         kept = kept[:start] + FOOTER_SLOT + kept[end + len(FOOTER_END) :]
         parts = ("checked", memo_key, sql, tuple(map(repr, params)), choices)
-        found = ContentCheckedPage(parts, frozenset(versions), sql, params, number)
+        row_tables = sql_event_tables([sql]) or frozenset()
+        found = ContentCheckedPage(parts, frozenset(versions), row_tables, sql, params, number)
         noted = getattr(self, "kept_note", None)  # what kept_page() found noted, here or by another worker
         if noted is not None:
             kept = kept if memo_key[3] else (title.group(1), kept)
             cache.set(version_key(*parts, digests, versions=versions), kept, CACHE_SECONDS)
+            if row_tables:  # read in this render's snapshot, so they are the versions of what it showed
+                row_versions = table_versions(row_tables, using=self.rows_alias())
+                keep(version_key(*parts, "unchanged", versions={**row_versions, **versions}), (kept, count))
         if noted != found:
             cache.set(checked_memo_key(memo_key), found, CACHE_SECONDS)
         remember(_kept_pages, memo_key, found, PAGES_KEPT)
