@@ -85,6 +85,8 @@ KEPT_PAGE_TEMPLATE = "generic/kept_page.html"
 # holds FOOTER_SLOT in its place, and the footer is rendered for each request from the count of that moment.
 FOOTER_TEMPLATE = "includes/list_footer.html"
 FOOTER_START, FOOTER_END, FOOTER_SLOT = "<!--list-footer-->", "<!--/list-footer-->", "<!--list-footer-slot-->"
+FOOTERS_KEPT = 2000  # rendered footers per process (footer_html): a function of their key alone
+_footers: OrderedDict = OrderedDict()
 
 
 class ContentCheckedPage(NamedTuple):
@@ -314,17 +316,21 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             return None
 
     def footer_html(self, paginator, page) -> str:
-        """The list footer for this request (a plain Context: the footer reads no context processor)."""
-        context = Context(
-            {
-                "page_obj": page,
-                "paginator": paginator,
-                "export_formats": list(EXPORT_TYPES) if self.can_export() else [],
-            }
-        )
-        context.request = self.request  # {% querystring %} starts from request.GET
-        html = get_template(FOOTER_TEMPLATE).template.render(context)
-        return html[html.index(FOOTER_START) : html.index(FOOTER_END) + len(FOOTER_END)]
+        """The list footer for this request (a plain Context: the footer reads no context processor), rendered
+        once per query string, count, page and export permission in this process."""
+        can_export = self.can_export()
+        query = tuple(sorted((name, tuple(values)) for name, values in self.request.GET.lists()))
+        key = (query, paginator.count, paginator.per_page, page.number, can_export)
+        html = _footers.get(key)
+        if html is None:
+            context = Context(
+                {"page_obj": page, "paginator": paginator, "export_formats": list(EXPORT_TYPES) if can_export else []}
+            )
+            context.request = self.request  # {% querystring %} starts from request.GET
+            html = get_template(FOOTER_TEMPLATE).template.render(context)
+            html = html[html.index(FOOTER_START) : html.index(FOOTER_END) + len(FOOTER_END)]
+            remember(_footers, key, html, FOOTERS_KEPT)
+        return html
 
     def read_content_check(self, paginator, number: int) -> tuple | None:
         """(check statement, its parameters, count, digests, page number) for page ``number`` of the list being

@@ -151,6 +151,17 @@ def test_the_footer_of_a_kept_page_counts_the_list_as_it_is(role_client):
     assert "Zeller" not in html
 
 
+def test_a_kept_footer_shows_export_links_only_to_roles_that_may_export(role_client):
+    members(2)
+    for role, exports in (("staff", True), ("read_only", False), ("officer", True)):
+        client = role_client(role)
+        kept_for(client, MEMBERS)
+        page = client.get(MEMBERS)
+
+        assert page.templates[0].name == KEPT
+        assert ("download>CSV</a>" in page.content.decode()) is exports, role
+
+
 def test_a_kept_page_equals_its_full_render_after_the_count_changed(role_client):
     members(51)
     client = role_client("staff")
