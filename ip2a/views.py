@@ -111,6 +111,19 @@ def checked_memo_key(memo_key: tuple) -> str:
     return version_key("checked-page", memo_key, versions={})
 
 
+def cut_kept_content(response) -> tuple[str, str] | None:
+    """(title, content) of a rendered page whose content base.html wrapped in the kept markers, the markers
+    taken out of the response; None for a page without them."""
+    html = response.content.decode()
+    start, end = html.find(CONTENT_START), html.find(CONTENT_END)
+    title = TITLE_RE.search(html)
+    if start < 0 or end < 0 or title is None:
+        return None
+    content = html[start + len(CONTENT_START) : end]
+    response.content = html[:start] + content + html[end + len(CONTENT_END) :]
+    return title.group(1), content
+
+
 def model_permission(model, action: str) -> str:
     """``"<app_label>.<action>_<model>"`` for a model class."""
     return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
@@ -368,16 +381,13 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         sql, params, count, digests, number = check
         choices, versions = form if form is not None else ((), {})
         response.render()
-        html = response.content.decode()
         if memo_key[3]:
-            kept = html
+            kept = response.content.decode()
         else:
-            start, end = html.find(CONTENT_START), html.find(CONTENT_END)
-            title = TITLE_RE.search(html)
-            if start < 0 or end < 0 or title is None:
+            page = cut_kept_content(response)
+            if page is None:
                 return
-            kept = html[start + len(CONTENT_START) : end]
-            response.content = html[:start] + kept + html[end + len(CONTENT_END) :]
+            title, kept = page
         start, end = kept.find(FOOTER_START), kept.find(FOOTER_END)
         if start < 0 or end < 0:
             return
@@ -387,7 +397,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         found = ContentCheckedPage(parts, frozenset(versions), row_tables, sql, params, number)
         noted = getattr(self, "kept_note", None)  # what kept_page() found noted, here or by another worker
         if noted is not None:
-            kept = kept if memo_key[3] else (title.group(1), kept)
+            kept = kept if memo_key[3] else (title, kept)
             cache.set(version_key(*parts, digests, versions=versions), kept, CACHE_SECONDS)
             if row_tables:  # read in this render's snapshot, so they are the versions of what it showed
                 row_versions = table_versions(row_tables, using=self.rows_alias())
@@ -414,17 +424,13 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             if form is None:
                 return
             response.render()
-            html = response.content.decode()
-            start, end = html.find(CONTENT_START), html.find(CONTENT_END)
-            title = TITLE_RE.search(html)
-            if start < 0 or end < 0 or title is None:
+            page = cut_kept_content(response)
+            if page is None:
                 return
-            content = html[start + len(CONTENT_START) : end]
-            response.content = html[:start] + content + html[end + len(CONTENT_END) :]
             choices, choice_versions = form
             parts = ("page", results, choices)
             versions = {**self.results_versions, **choice_versions}
-            keep(version_key(*parts, versions=versions), (title.group(1), content))
+            keep(version_key(*parts, versions=versions), page)
         remember(_kept_pages, memo_key, (parts, frozenset(versions)), PAGES_KEPT)
 
     def get_context_data(self, **kwargs):
