@@ -107,8 +107,10 @@ EXPORT_TYPES = {
 
 
 def checked_memo_key(memo_key: tuple) -> str:
-    """The shared-cache key of what a list page kept by content is keyed on (ContentCheckedPage)."""
-    return version_key("checked-page", memo_key, versions={})
+    """The shared-cache key of what a list page kept by content is keyed on (a ContentCheckedPage, stored as a
+    plain tuple). Its fields are part of the key, so a release that changes them never reads a note an earlier
+    one left in the cache."""
+    return version_key("checked-page", ContentCheckedPage._fields, memo_key, versions={})
 
 
 def cut_kept_content(response) -> tuple[str, str] | None:
@@ -248,8 +250,9 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         memo_key = self.page_memo_key()
         found = _kept_pages.get(memo_key) if memo_key else None
         if found is None and memo_key and self.content_checked:
-            found = cache.get(checked_memo_key(memo_key))  # noted by another worker
-            if found is not None:
+            noted = cache.get(checked_memo_key(memo_key))  # noted by another worker
+            if noted is not None:
+                found = ContentCheckedPage(*noted)
                 remember(_kept_pages, memo_key, found, PAGES_KEPT)
         self.kept_note = found
         if found is None:
@@ -403,7 +406,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
                 row_versions = table_versions(row_tables, using=self.rows_alias())
                 keep(version_key(*parts, "unchanged", versions={**row_versions, **versions}), (kept, count))
         if noted != found:
-            cache.set(checked_memo_key(memo_key), found, CACHE_SECONDS)
+            cache.set(checked_memo_key(memo_key), tuple(found), CACHE_SECONDS)
         remember(_kept_pages, memo_key, found, PAGES_KEPT)
 
     def remember_page(self, response) -> None:
