@@ -10,7 +10,8 @@ statement reads what a render reads (the page's rows and the count) but builds n
 Correctness needs the kept page and its digest to come from the same data: ``one_snapshot`` runs a full
 render and its check statement in one REPEATABLE READ transaction, so no write can fall between them.
 The count is not part of the key (a new member changes it on every page): the footer that shows it is
-rendered for each request (FilteredListView.kept_page).
+rendered per count (FilteredListView.footer_html). While no data version of the rows' tables has moved, the
+page is served without the check statement (FilteredListView.kept_checked_page).
 """
 
 import contextlib
