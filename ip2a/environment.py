@@ -71,7 +71,7 @@ def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict:
 
 # Entries the file cache holds before a cull removes a third of them: the member pages, list pages and notes a
 # 4,000-user load test keeps in ten minutes (CACHE_SECONDS) overflowed 5,000, and each cull then threw away
-# entries still in use. At about 4 KB an entry this is up to ~80 MB on disk.
+# entries still in use. (Entries are a few KB each on the stress data: tens of MB at the cap.)
 FILE_CACHE_ENTRIES = 20_000
 
 

@@ -175,7 +175,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         paginator = super().get_paginator(queryset, per_page, *args, **kwargs)
         paginator.known_versions = getattr(self, "results_versions", None)
         if self.content_checked and self.page_memo_key() is not None:
-            asked = self.kwargs.get(self.page_kwarg) or self.request.GET.get(self.page_kwarg) or 1
+            asked = self.asked_page()
             number = int(asked) if str(asked).isdigit() else 0  # "last" needs the count: checked after paging
             # Past the last page a list kept by content can have, the page is a 404 (or too large to keep).
             if 1 <= number <= EstimatedCountPaginator.exact_below // per_page + 1:
@@ -209,6 +209,15 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
                 self.remember_page(response)
         return response
 
+    def query_items(self) -> tuple:
+        """The whole query string as a sorted tuple: part of every key a kept page, its results or its footer
+        is found by."""
+        return tuple(sorted((name, tuple(values)) for name, values in self.request.GET.lists()))
+
+    def asked_page(self):
+        """The page the request asks for, as MultipleObjectMixin.paginate_queryset reads it (a number or "last")."""
+        return self.kwargs.get(self.page_kwarg) or self.request.GET.get(self.page_kwarg) or 1
+
     def rows_alias(self) -> str:
         """The database the list's rows are read from (the router's choice: a replica on GETs)."""
         return router.db_for_read(self.filterset_class._meta.model)
@@ -237,7 +246,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         if INSTRUCTOR in user_grants.roles:
             return None
         partial = bool(request.htmx and not request.htmx.history_restore_request)
-        query = tuple(sorted((name, tuple(values)) for name, values in request.GET.lists()))
+        query = self.query_items()
         scope = (user_grants.digest, user.is_superuser)
         return (type(self).__qualname__, request.path, query, partial, scope, timezone.localdate(), epoch())
 
@@ -319,7 +328,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
     def kept_page_of(self, paginator):
         """The page the query asks for, found as MultipleObjectMixin.paginate_queryset finds it; None where
         that would answer 404."""
-        asked = self.kwargs.get(self.page_kwarg) or self.request.GET.get(self.page_kwarg) or 1
+        asked = self.asked_page()
         try:
             number = int(asked)
         except ValueError:
@@ -335,7 +344,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         """The list footer for this request (a plain Context: the footer reads no context processor), rendered
         once per query string, count, page and export permission in this process."""
         can_export = self.can_export()
-        query = tuple(sorted((name, tuple(values)) for name, values in self.request.GET.lists()))
+        query = self.query_items()
         key = (query, paginator.count, paginator.per_page, page.number, can_export)
         html = _footers.get(key)
         if html is None:
@@ -486,7 +495,7 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             return None
         self.results_versions = versions
         user = self.request.user
-        query = tuple(sorted((name, tuple(values)) for name, values in self.request.GET.lists()))
+        query = self.query_items()
         scope = (grants(user).digest, user.is_superuser)  # what the user may do (links, columns), not who
         rows = (sql, tuple(map(repr, params)))
         parts = ("results", type(self).__qualname__, self.request.path, query, scope, rows, timezone.localdate())
