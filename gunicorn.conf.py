@@ -11,8 +11,9 @@ bind = os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '127.0.0.1')
 # Measured on the 2-core development VM with wrk at 64 connections against the member list, a filtered list and
 # a member page (docs/benchmarks.md, "gunicorn and database connections"): 2, 3 and 4 sync workers are within
 # noise of each other, 5 and 8 lose 5-20% to context switching beside PostgreSQL on the same cores, and gthread
-# (3 x 4 threads) lost up to half on the member page. Hence sync workers, cores + 1 of them.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+# (3 x 4 threads) lost up to half on the member page. Hence sync workers, cores + 1 of them: gunicorn's own, except
+# that a worker does not wait for the client to close after each response (ip2a/serving.py says why).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "ip2a.serving.PromptCloseSyncWorker")
 # "Cores" are the ones this process may run on: a container pinned to CPUs (cpuset) counts only those, where
 # cpu_count() would count the whole host's. A --cpus quota does not show here, so docker-compose.yml sets
 # WEB_CONCURRENCY itself; each worker holds a database connection (docs/scaling.md).

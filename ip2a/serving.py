@@ -1,0 +1,57 @@
+"""The portal's gunicorn worker (gunicorn.conf.py names it): gunicorn's sync worker, except that it closes each
+connection without waiting for the client to close its side first.
+
+gunicorn 27 ends every connection the way RFC 9112 §9.6 describes (``gunicorn.util.close_graceful``): it
+half-closes, then reads and discards what the client still sends until the client closes or 2 s pass, so that
+request bytes left unread cannot make the kernel answer with a reset that would cut the end off the response.
+A sync worker serves nobody while it waits. A browser closes at once, but a client that is slow to read its
+answers holds every worker in turn: under a 1,000-user Locust run a worker spent 7.7 % of its time in that
+wait (py-spy), and at 4,000 users a third of the machine's CPU idled while requests queued (docs/benchmarks.md).
+
+``close_promptly`` keeps the guard for the case it exists for and drops the wait otherwise: it half-closes,
+reads what has already arrived without waiting, and only when the client was still sending (bytes were there)
+lingers as gunicorn does. A request this worker answered has been read to its end, so for ordinary requests
+nothing is there and the socket closes at once; an upload refused before its body was read keeps sending, finds
+bytes in the buffer, and gets gunicorn's linger.
+"""
+
+import socket
+
+from gunicorn import util
+from gunicorn.workers.sync import SyncWorker
+
+gunicorn_close_graceful = util.close_graceful
+
+
+def close_promptly(sock: socket.socket, timeout: float = 2.0, max_drain: int = 65536) -> None:
+    """Close a client connection: half-close, discard what the client already sent, close; lingering as
+    gunicorn's close_graceful() does (up to ``timeout`` seconds, ``max_drain`` bytes) only when the client was
+    still sending."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:  # the client is gone already
+        util.close(sock)
+        return
+    try:
+        sock.setblocking(False)  # close_graceful() below sets its own timeout
+        pending = sock.recv(max_drain)
+    except BlockingIOError:  # nothing arrived after the request: the usual case
+        pending = b""
+    except OSError:  # reset by the client
+        util.close(sock)
+        return
+    if pending:
+        gunicorn_close_graceful(sock, timeout=timeout, max_drain=max_drain - len(pending))
+    else:
+        util.close(sock)
+
+
+class PromptCloseSyncWorker(SyncWorker):
+    """gunicorn's sync worker with close_promptly() for its connections."""
+
+    def init_process(self):
+        # The sync worker calls util.close_graceful() (through the module) after each request and after an error
+        # once a response has started; this process is the worker alone (forked), so the arbiter and other
+        # workers keep gunicorn's own. ip2a/tests/test_serving.py fails if a gunicorn release stops calling it.
+        util.close_graceful = close_promptly
+        super().init_process()
