@@ -422,6 +422,17 @@ def test_grants_match_model_backend_for_every_role_and_a_superuser(make_user):
     someone = make_user(None, username="someone")
     someone.user_permissions.add(Permission.objects.get(codename="view_member"))
     users.append(someone)
+    # Own permissions beside two roles' (overlapping), and a role shared with many other users.
+    busy = make_user("organizer", username="busy")
+    busy.groups.add(Group.objects.get(name="instructor"))
+    own = Permission.objects.filter(codename__in=["view_member", "export_member"])
+    assert own.count() == 2
+    busy.user_permissions.add(*own)
+    users.append(busy)
+    for n in range(5):
+        make_user("organizer", username=f"colleague{n}").user_permissions.add(
+            Permission.objects.get(codename="delete_member")
+        )
 
     for user in users:
         fresh = User.objects.get(pk=user.pk)
