@@ -1,5 +1,6 @@
 import datetime as dt
 import re
+from unittest.mock import ANY
 
 import pytest
 from django.core.cache import cache
@@ -7,9 +8,11 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from audit import timeline
 from ip2a import dashboard
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberClassification, MemberStatus
+from organizations.factories import OrganizationFactory
 from training.factories import (
     CohortFactory,
     CohortInstructorFactory,
@@ -419,24 +422,79 @@ def test_dashboard_instructor_queries_stay_within_the_same_budget(
 # --- Recent activity ---------------------------------------------------------------------------------------
 
 
-def test_dashboard_shows_recent_activity_per_user_never_cached(client, make_user, membership):
+def activity_panel(response) -> str:
+    """The recent-activity panel of a dashboard page, as HTML."""
+    found = re.search(r'<section class="panel recent-activity".*?</section>', response.content.decode(), re.S)
+    assert found, "no recent-activity panel"
+    return found.group(0)
+
+
+def test_dashboard_shows_recent_activity_and_a_new_event_at_once(client, make_user, membership):
     client.force_login(make_user("staff", username="s"))
-    first = client.get("/")
+    first = activity_panel(client.get("/"))
     MemberFactory(last_name="Newcomer")
 
-    second = client.get("/")
+    second = activity_panel(client.get("/"))
 
-    assert "Recent activity" in first.content.decode()
-    assert len(first.context["recent_activity"]["entries"]) == 10
+    assert "Recent activity" in first
+    assert first.count("<time ") == 10
     # (a test runs in one transaction: every event has the same time, so the order among them is not fixed)
-    assert not [entry for entry in first.context["recent_activity"]["entries"] if "Newcomer" in entry.record]
-    assert [entry for entry in second.context["recent_activity"]["entries"] if "Newcomer" in entry.record]
+    assert "Newcomer" not in first
+    assert "Newcomer" in second
+
+
+def test_dashboard_recent_activity_is_kept_until_something_is_written(client, make_user, membership, monkeypatch):
+    calls = []
+    read = timeline.recent_events
+    monkeypatch.setattr(timeline, "recent_events", lambda **kwargs: calls.append(kwargs) or read(**kwargs))
+    client.force_login(make_user("staff", username="s"))
+
+    first = activity_panel(client.get("/"))
+    again = activity_panel(client.get("/"))
+    assert calls == [{"user": ANY, "limit": 10}]  # the second view was served from the shared cache
+    assert again == first
+
+    client.force_login(make_user("staff", username="t"))  # the same grants: the same panel
+    assert activity_panel(client.get("/")) == first
+    assert len(calls) == 1
+
+    OrganizationFactory(name="Brand New Contractors")
+    assert "Brand New Contractors" in activity_panel(client.get("/"))
+    assert len(calls) == 2
 
 
 def test_dashboard_recent_activity_hides_member_events_from_an_instructor(client, make_user, membership, training):
-    client.force_login(instructor_of(make_user, training["mine"]))
+    staff, instructor = make_user("staff"), instructor_of(make_user, training["mine"])  # nothing written after
+    client.force_login(staff)
+    staff_panel = activity_panel(client.get("/"))  # kept for staff first: never served to the instructor
 
-    entries = client.get("/").context["recent_activity"]["entries"]
+    client.force_login(instructor)
+    panel = activity_panel(client.get("/"))
 
-    assert entries
-    assert not [entry for entry in entries if entry.model_label.split(".")[0] in {"members", "organizations"}]
+    assert panel != staff_panel
+    assert panel.count("<time ") > 0
+    assert "/members/" not in panel
+    assert "/organizations/" not in panel
+
+
+def test_dashboard_recent_activity_of_an_instructor_is_their_own(client, make_user, training):
+    one = instructor_of(make_user, training["mine"], username="one")
+    two = instructor_of(make_user, training["theirs"], username="two")  # nothing written after: the same versions
+    client.force_login(one)
+    mine = activity_panel(client.get("/"))
+    client.force_login(two)
+    theirs = activity_panel(client.get("/"))
+
+    assert "Mine" in mine
+    assert "Mine" not in theirs
+
+
+def test_dashboard_recent_activity_kept_for_one_role_is_not_served_to_another(client, make_user, training):
+    staff, organizer = make_user("staff"), make_user("organizer")  # nothing written after: the same versions
+    client.force_login(staff)
+    staff_panel = activity_panel(client.get("/"))
+    client.force_login(organizer)
+    organizer_panel = activity_panel(client.get("/"))
+
+    assert "/training/students/" in staff_panel
+    assert "/training/students/" not in organizer_panel  # organizers may not view students
