@@ -3,6 +3,7 @@ response still reaches the client whole, and a client still sending gets gunicor
 
 import inspect
 import runpy
+import select
 import socket
 import struct
 
@@ -68,6 +69,7 @@ def test_a_client_still_sending_gets_gunicorns_linger_and_the_whole_response(con
     client.sendall(b"x" * 1000)  # e.g. the rest of an upload the view refused without reading it
     server.sendall(RESPONSE)
     client.shutdown(socket.SHUT_WR)  # lets the linger end when it has read everything
+    assert select.select([server], [], [], 10)[0] == [server]  # the bytes have reached the server's buffer
     close_promptly(server, timeout=30)
     assert lingers == [(30, 65536 - 1000)]
     assert server.fileno() == -1
