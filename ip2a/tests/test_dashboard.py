@@ -352,11 +352,11 @@ def test_dashboard_cohort_numbers_change_when_a_student_is_deleted(role_client, 
 def test_dashboard_serves_unchanged_numbers_from_the_cache(role_client, membership, monkeypatch):
     client = role_client("staff")
     assert client.get("/").context["panels"]["members"]["active"] == 5
-    versions = dashboard.data_versions
-    frozen = {table: version for table, version in versions([Member]).items()}
+    versions = dashboard.domain_versions  # the page's one versions statement
+    frozen = {table: version for table, version in dashboard.data_versions([Member]).items()}
     Member.objects.filter(status=MemberStatus.ACTIVE).update(status=MemberStatus.SUSPENDED)
     # As if the triggers had not seen the change (a seed): the versions stay where they were.
-    monkeypatch.setattr(dashboard, "data_versions", lambda models: {**versions(models), **frozen})
+    monkeypatch.setattr(dashboard, "domain_versions", lambda: {**versions(), **frozen})
 
     assert client.get("/").context["panels"]["members"]["active"] == 5
     cache.clear()  # what seed and reset must do
@@ -379,7 +379,7 @@ def test_data_versions_moves_with_each_history_event():
 @pytest.fixture
 def without_recent_activity(monkeypatch):
     """Budgets of the panels alone: the recent-activity list has its own (audit/tests/test_timeline.py)."""
-    monkeypatch.setattr(dashboard, "recent_activity", lambda user: None)
+    monkeypatch.setattr(dashboard, "recent_activity", lambda user, versions: None)
 
 
 @pytest.mark.usefixtures("without_recent_activity")
