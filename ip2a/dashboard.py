@@ -294,8 +294,8 @@ def recent_activity(user, versions: dict):
     """{"html": the recent-activity panel} — the last 10 history events the user may see — or None until audit
     has them. ``versions``: domain_versions(), read once for the whole page.
 
-    Reading and describing those events took ~20 ms of the database's time and ~35 ms of the portal's on every
-    dashboard view (the page everyone lands on). The panel is kept in the shared cache per set of grants (what
+    Reading and describing those events was most of every dashboard view's server time (the page everyone lands
+    on; `pagetimes` in docs/benchmarks.md, session 11). The panel is kept in the shared cache per set of grants (what
     the user may see, and which links they get), per user where an instructor sees only their own cohorts, under
     the data versions of the event tables of every model the panel can show: each write to them — a new record,
     an edit, a rename shown in a record's name, a soft delete that hides events — adds an event, so the panel is

@@ -5,9 +5,9 @@ gunicorn 27 ends every connection the way RFC 9112 §9.6 describes (``gunicorn.u
 half-closes, then reads and discards what the client still sends until the client closes or 2 s pass, so that
 request bytes left unread cannot make the kernel answer with a reset that would cut the end off the response.
 A sync worker serves nobody while it waits. A browser closes at once, but a client that is slow to read its
-answers holds every worker in turn: under a 1,000-user Locust run a worker spent 7.7 % of its time in that
-wait (py-spy). A 4,000-user run once left a third of the machine's CPU idle while requests queued, which such
-waits may explain (not shown; docs/benchmarks.md, sessions 10 and 11).
+answers holds every worker in turn (py-spy showed the wait in every worker under a 1,000-user Locust run;
+figures in the commit that added this). A 4,000-user run once left a third of the machine's CPU idle while
+requests queued, which such waits may explain (not shown; docs/benchmarks.md, sessions 10 and 11).
 
 ``close_promptly`` keeps the guard for the case it exists for and drops the wait otherwise: it half-closes,
 reads what has already arrived without waiting, and only when the client was still sending (bytes were there)

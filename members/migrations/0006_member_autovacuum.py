@@ -4,9 +4,9 @@ from django.db import migrations
 # (OFFSET) as an index-only scan, which reads the table too for every entry on a page not marked all-visible.
 # Only VACUUM marks pages so; by default autovacuum waits for 20 % of the table to change (~3,500 of 17,500
 # members). After a few load-test runs no page of members_member was all-visible (pg_class.relallvisible 0 of
-# 405): a check statement of page 261 took 15.9 ms, 9.4 ms after a VACUUM (EXPLAIN ANALYZE; 13,050 heap
-# fetches before, none after). Vacuumed after 1 % of the members change or are added, the table stays mostly
-# all-visible under an office's or a load test's writes; a vacuum of it takes milliseconds.
+# 405), and a deep page's check statement fetched every row it walked from the table; the statement log's
+# before and after are in docs/benchmarks.md (session 11). Vacuumed after 1 % of the members change or are
+# added, the table stays mostly all-visible under an office's or a load test's writes.
 SETTINGS = ("autovacuum_vacuum_scale_factor", "autovacuum_vacuum_insert_scale_factor")
 
 
