@@ -59,7 +59,7 @@ def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict:
     if not name:
         raise ImproperlyConfigured(f"{variable} must name a database, e.g. postgresql://ip2a@db:5432/ip2a.")
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "ip2a.database",  # Django's PostgreSQL backend, health-checked without a round trip
         "NAME": name,
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),

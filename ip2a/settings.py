@@ -139,7 +139,7 @@ if DATABASE_URL:
 elif DEPLOYED:
     raise ImproperlyConfigured(f"DATABASE_URL must be set when IP2A_ENV={IP2A_ENV} (the embedded server is for dev).")
 else:
-    _default_db = {"ENGINE": "django.db.backends.postgresql", **embedded.attach(VAR_DIR / "pgdata")}
+    _default_db = {"ENGINE": "ip2a.database", **embedded.attach(VAR_DIR / "pgdata")}
 _default_db |= {
     "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60),
     "CONN_HEALTH_CHECKS": True,

@@ -1,0 +1,90 @@
+"""The portal's database backend (ip2a/database/base.py): a quiet persistent connection passes the health check
+without a statement; one the server ended fails it; anything else waiting on the socket gets Django's round trip."""
+
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+
+from ip2a.database.base import DatabaseWrapper, has_input
+from ip2a.environment import database_from_url
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def spare():
+    """A second connection to the test database, in autocommit like a request's, with its backend's pid."""
+    wrapper = connections.create_connection("default")
+    wrapper.ensure_connection()
+    yield wrapper
+    wrapper.close()
+
+
+def last_statement(pid: int) -> str:
+    """What the backend ``pid`` ran last, as PostgreSQL reports it (asked on the test's own connection)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid])
+        row = cursor.fetchone()
+    return row[0] if row else ""
+
+
+def wait_for_input(wrapper, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not has_input(wrapper.connection.fileno()):
+        assert time.monotonic() < deadline, "nothing arrived on the connection"
+        time.sleep(0.01)
+
+
+def test_both_ways_of_configuring_the_database_use_this_backend():
+    assert settings.DATABASES["default"]["ENGINE"] == "ip2a.database"
+    assert isinstance(connections["default"], DatabaseWrapper)
+    assert database_from_url("postgresql://ip2a@db:5432/ip2a")["ENGINE"] == "ip2a.database"
+
+
+def test_a_quiet_connection_is_usable_without_a_statement(spare):
+    with spare.cursor() as cursor:
+        cursor.execute("SELECT 'the last statement before the check'")
+    pid = spare.connection.info.backend_pid
+    assert spare.is_usable() is True
+    assert last_statement(pid) == "SELECT 'the last statement before the check'"  # no SELECT 1 was sent
+    spare.health_check_enabled, spare.health_check_done = True, False
+    spare.close_if_health_check_failed()  # what Django runs before a request's first query
+    assert spare.connection is not None
+    assert last_statement(pid) == "SELECT 'the last statement before the check'"
+
+
+def test_a_connection_the_server_ended_is_not_usable_and_django_reconnects(spare):
+    old_pid = spare.connection.info.backend_pid
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [old_pid])
+        assert cursor.fetchone() == (True,)
+    wait_for_input(spare)  # the server's goodbye has reached the socket
+    assert spare.is_usable() is False
+    spare.health_check_enabled, spare.health_check_done = True, False
+    spare.close_if_health_check_failed()
+    assert spare.connection is None
+    with spare.cursor() as cursor:  # a new connection, as the next request would get
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != old_pid
+
+
+def test_anything_else_waiting_on_the_socket_gets_djangos_round_trip(spare):
+    with spare.cursor() as cursor:
+        cursor.execute("LISTEN ip2a_backend_test")
+    pid = spare.connection.info.backend_pid
+    sender = connections.create_connection("default")
+    try:
+        with sender.cursor() as cursor:  # autocommit: delivered at once
+            cursor.execute("NOTIFY ip2a_backend_test")
+    finally:
+        sender.close()
+    wait_for_input(spare)
+    assert spare.is_usable() is True
+    assert last_statement(pid) == "SELECT 1"  # the notification made it ask the server
+
+
+def test_a_closed_connection_is_not_usable(spare):
+    spare.connection.close()
+    assert spare.is_usable() is False
