@@ -1,0 +1,96 @@
+"""The session store (ip2a/sessions.py): once a worker knows which user a session signs in, the session and the
+user are read in one statement, and the user read that way is as fresh as a read of its own."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from ip2a import sessions
+from ip2a.sessions import prefetched_user, take_prefetched_user, user_columns
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "/members/"
+
+
+@pytest.fixture
+def signed_in(client, make_user):
+    """A client signed in as a staff user, after one request (so this process knows its session's user)."""
+    user = make_user("staff", username="sasha")
+    client.force_login(user)
+    assert client.get(PAGE).status_code == 200
+    return client, user
+
+
+def user_reads(queries) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].startswith("SELECT") and 'FROM "auth_user"' in q["sql"]]
+
+
+def test_the_first_request_of_a_session_reads_the_user_on_its_own(client, make_user):
+    client.force_login(make_user("staff", username="sasha"))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(PAGE)
+    assert response.status_code == 200
+    assert len(user_reads(queries)) == 1
+    assert not any('JOIN "auth_user"' in q["sql"] for q in queries)
+
+
+def test_a_known_session_reads_its_user_in_the_same_statement(signed_in):
+    client, user = signed_in
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(PAGE)
+    assert response.status_code == 200
+    assert response.wsgi_request.user == user
+    assert user_reads(queries) == []
+    joined = [q["sql"] for q in queries if 'LEFT JOIN "auth_user"' in q["sql"]]
+    assert len(joined) == 1
+    assert 'FROM "django_session"' in joined[0]
+    assert prefetched_user.get() is None  # handed to the backend, not left for a later request
+
+
+def test_a_user_deactivated_between_requests_is_signed_out(signed_in):
+    client, user = signed_in
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    response = client.get(PAGE)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_password_changed_elsewhere_ends_the_session(signed_in):
+    client, user = signed_in
+    user.set_password("another long password")
+    User.objects.filter(pk=user.pk).update(password=user.password)  # the row only: no session hash update here
+    response = client.get(PAGE)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_deleted_user_is_signed_out(signed_in):
+    client, user = signed_in
+    User.objects.filter(pk=user.pk).delete()
+    response = client.get(PAGE)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_row_read_in_an_earlier_request_is_never_used(client, make_user):
+    user = make_user("staff", username="sasha")
+    client.force_login(user)
+    with connection.cursor() as cursor:  # the row as it is now, active
+        cursor.execute(f'SELECT {user_columns(connection)} FROM "auth_user" WHERE id = %s', [user.pk])
+        active_row = cursor.fetchone()
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    sessions._session_users.clear()  # this request reads the user on its own, with whatever is left over
+    prefetched_user.set((user.pk, active_row))  # left over, e.g. from a request that never looked at its user
+    response = client.get(PAGE)
+    assert response.status_code == 302  # the request started by forgetting it and read the inactive user
+
+
+def test_a_prefetched_row_is_handed_out_once_and_only_for_its_user():
+    prefetched_user.set((7, ("row",)))
+    assert take_prefetched_user(8) == (False, None)
+    assert prefetched_user.get() is None
+    prefetched_user.set((7, None))  # the session named a user that no longer exists
+    assert take_prefetched_user(7) == (True, None)
+    assert take_prefetched_user(7) == (False, None)
