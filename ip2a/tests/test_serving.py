@@ -100,3 +100,70 @@ def test_gunicorns_sync_worker_still_closes_through_the_function_the_worker_repl
     assert "util.close_graceful(client)" in handle
     assert GUNICORN_CLOSE is util.close_graceful  # this test process never runs the worker
     assert list(inspect.signature(GUNICORN_CLOSE).parameters) == ["sock", "timeout", "max_drain"]
+
+
+class FakeRequest:
+    def __init__(self, method: str, path: str = "/members/"):
+        self.method, self.path = method, path
+
+
+class RecordingLog:
+    def __init__(self):
+        self.warnings = []
+
+    def warning(self, message, *args):
+        self.warnings.append(message % args)
+
+
+@pytest.fixture
+def worker(monkeypatch):
+    """A PromptCloseSyncWorker (not started) whose served requests are recorded instead of run by the app."""
+    served = []
+    monkeypatch.setattr(SyncWorker, "handle_request", lambda self, listener, req, client, addr: served.append(req))
+    instance = PromptCloseSyncWorker.__new__(PromptCloseSyncWorker)
+    instance.log = RecordingLog()
+    instance.served = served
+    return instance
+
+
+def test_a_waiting_client_is_not_gone(connection):
+    server, _client = connection
+    assert serving.client_gone(server) is False
+
+
+def test_a_client_that_closed_or_reset_is_gone(connection):
+    server, client = connection
+    client.close()
+    assert select.select([server], [], [], 10)[0] == [server]
+    assert serving.client_gone(server) is True
+    assert server.recv(1) == b""  # peeking consumed nothing: the end of the stream is still there to read
+
+
+def test_a_read_whose_client_hung_up_is_skipped_with_a_warning(connection, worker):
+    server, client = connection
+    client.close()
+    assert select.select([server], [], [], 10)[0] == [server]
+    worker.handle_request(None, FakeRequest("GET", "/members/7/"), server, None)
+    worker.handle_request(None, FakeRequest("HEAD", "/members/8/"), server, None)
+    assert worker.served == []
+    assert len(worker.log.warnings) == 1  # at most one a minute
+    assert "Skipped 1 request(s)" in worker.log.warnings[0]
+    assert "GET /members/7/" in worker.log.warnings[0]
+    assert worker.skipped == 1  # counted for the next warning
+
+
+def test_a_read_whose_client_waits_is_served(connection, worker):
+    server, _client = connection
+    request = FakeRequest("GET")
+    worker.handle_request(None, request, server, None)
+    assert worker.served == [request]
+    assert worker.log.warnings == []
+
+
+def test_a_write_is_served_even_when_the_client_closed_its_side(connection, worker):
+    server, client = connection
+    client.shutdown(socket.SHUT_WR)  # a client may half-close after sending and still read the answer
+    assert select.select([server], [], [], 10)[0] == [server]
+    request = FakeRequest("POST")
+    worker.handle_request(None, request, server, None)
+    assert worker.served == [request]
