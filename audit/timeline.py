@@ -229,7 +229,9 @@ def union_statement(querysets) -> Statement | None:
         params.extend(query_params)
     if not parts:
         return None
-    return Statement(" UNION ALL ".join(parts) + " ORDER BY part, n", tuple(params), alias)
+    # Starting with SELECT keeps pghistory from prefixing the statement with its context (it leaves reads alone,
+    # but knows them only by their first word), which a UNION starting with "(" would get.
+    return Statement(f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS parts ORDER BY part, n", tuple(params), alias)
 
 
 def run_union(statement: Statement | None) -> list[tuple[int, dict]]:

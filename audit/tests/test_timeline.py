@@ -208,3 +208,23 @@ def test_an_instructors_record_statement_is_compiled_for_their_cohorts_every_tim
 
     assert len(timeline._statements) == kept_before
     assert timeline.STAND_IN_ID not in statement.params
+
+
+def test_reading_a_records_history_inside_a_history_context_sends_only_reads():
+    # pghistory prefixes statements it does not know for reads with its context (a second statement for the
+    # server); the union statements start with SELECT so that it leaves them alone.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    member = MemberFactory()
+    job = MemberEmploymentFactory(member=member)
+    staff, officer = user_with("staff"), user_with("officer")
+    assert officer.has_perm("members.view_member")  # the grants read once, as a request's first check does
+    with history_context(source="web", user=staff):
+        Member.objects.filter(pk=member.pk).update(phone="555-0100")  # an update event with an earlier one
+        with CaptureQueriesContext(connection) as queries:
+            entries, _more = record_events(member, user=officer, stop=10)
+    assert {entry.record_id for entry in entries} == {member.pk, job.pk}
+    reads = [q["sql"] for q in queries]
+    assert len(reads) >= 3  # the events, the events before the update, the records they name
+    assert [sql for sql in reads if "set_config" in sql] == []
