@@ -23,6 +23,10 @@ threads = int(os.environ.get("GUNICORN_THREADS", "1"))  # only the gthread worke
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))  # seconds; only gthread/async workers keep connections
 # Pages answer in milliseconds, but previewing or importing a 20,000-row file takes up to a minute or two.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+# Connections waiting to be accepted. gunicorn's default (2048) overflowed at 4,000 users: the kernel then drops
+# new connections' SYNs and the clients retry after 1, 2, 4… s, so the workers ran dry and the cores idled while
+# thousands waited (docs/benchmarks.md, session 12). The kernel caps it at net.core.somaxconn (4096 here).
+backlog = int(os.environ.get("GUNICORN_BACKLOG", "4096"))
 graceful_timeout = 20
 # Recycle workers now and then so a slow leak can never grow without bound; jitter keeps them from
 # restarting all at once. Not often: each worker keeps route shapes, kept-page keys, filter forms and

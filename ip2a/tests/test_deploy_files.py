@@ -437,6 +437,14 @@ def test_gunicorn_conf_binds_and_trusts_the_proxy_with_the_web_environment(monke
     assert conf["workers"] == 3
 
 
+def test_gunicorn_conf_queues_connections_for_thousands_of_clients(monkeypatch):
+    # gunicorn's default backlog (2048) overflowed at the load test's 4,000 users (docs/benchmarks.md).
+    monkeypatch.delenv("GUNICORN_BACKLOG", raising=False)
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["backlog"] == 4096
+    monkeypatch.setenv("GUNICORN_BACKLOG", "512")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["backlog"] == 512
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
 def test_gunicorn_conf_counts_only_the_cores_the_process_may_run_on():
     # A process pinned to one CPU (as a container with a cpuset is) starts cores + 1 = 2 workers, not one per
