@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def spare():
-    """A second connection to the test database, in autocommit like a request's, with its backend's pid."""
+    """A second connection to the test database, in autocommit like a request's."""
     wrapper = connections.create_connection("default")
     wrapper.ensure_connection()
     yield wrapper
@@ -23,8 +23,10 @@ def spare():
 
 
 def last_statement(pid: int) -> str:
-    """What the backend ``pid`` ran last, as PostgreSQL reports it (asked on the test's own connection)."""
+    """What the backend ``pid`` ran last, as PostgreSQL reports it now (asked on the test's own connection, whose
+    transaction would otherwise keep the first snapshot of pg_stat_activity it took)."""
     with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid])
         row = cursor.fetchone()
     return row[0] if row else ""
