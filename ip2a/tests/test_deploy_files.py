@@ -445,6 +445,13 @@ def test_gunicorn_conf_queues_connections_for_thousands_of_clients(monkeypatch):
     assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["backlog"] == 512
 
 
+def test_the_web_container_lets_the_kernel_queue_as_many_connections_as_gunicorn_asks_for(monkeypatch):
+    for name, value in container_env("web").items():
+        monkeypatch.setenv(name, value)
+    backlog = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["backlog"]
+    assert int(service("web")["sysctls"]["net.core.somaxconn"]) >= backlog
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
 def test_gunicorn_conf_counts_only_the_cores_the_process_may_run_on():
     # A process pinned to one CPU (as a container with a cpuset is) starts cores + 1 = 2 workers, not one per
