@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from ip2a.caching import remember
 
-USERS_KEPT = 10_000  # session keys whose user this worker remembers (least recently used dropped first)
+USERS_KEPT = 10_000  # session keys whose user this worker remembers (the oldest dropped first)
 
 _session_users: OrderedDict = OrderedDict()  # session key -> the user id it signs in, in this worker
 # (user id, the user's column values or None when there is no such user) read with this request's session.
@@ -63,20 +63,17 @@ class SessionStore(db.SessionStore):
         user_id = _session_users.get(self.session_key)
         if user_id is not None and router.db_for_read(User) != alias:
             user_id = None
+        columns, join, params = "", "", [self.session_key, timezone.now()]
+        if user_id is not None:
+            users, user_pk = quote(User._meta.db_table), quote(User._meta.pk.column)
+            columns = f", u.{user_pk} IS NOT NULL, {user_columns(connection, 'u.')}"
+            join, params = f" LEFT JOIN {users} u ON u.{user_pk} = %s", [user_id, *params]
         with connection.cursor() as cursor:
-            if user_id is None:
-                cursor.execute(
-                    f"SELECT session_data, expire_date FROM {table} WHERE session_key = %s AND expire_date > %s",
-                    [self.session_key, timezone.now()],
-                )
-            else:
-                users, user_pk = quote(User._meta.db_table), quote(User._meta.pk.column)
-                cursor.execute(
-                    f"SELECT s.session_data, s.expire_date, u.{user_pk} IS NOT NULL, {user_columns(connection, 'u.')} "
-                    f"FROM {table} s "
-                    f"LEFT JOIN {users} u ON u.{user_pk} = %s WHERE s.session_key = %s AND s.expire_date > %s",
-                    [user_id, self.session_key, timezone.now()],
-                )
+            cursor.execute(
+                f"SELECT s.session_data, s.expire_date{columns} FROM {table} s{join} "
+                "WHERE s.session_key = %s AND s.expire_date > %s",
+                params,
+            )
             row = cursor.fetchone()
         if row is None:
             self._session_key = None
