@@ -648,6 +648,24 @@ class MachineCPU:
         return cpu_summary(self.busy, self.wall)
 
 
+NETSTAT = Path("/proc/net/netstat")
+
+
+def listen_overflows(path: Path = NETSTAT) -> int | None:
+    """The kernel's count of connections dropped because a listen queue was full (TcpExt ListenOverflows, the
+    whole machine since boot), or None where it cannot be read (not Linux)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:") and values.startswith("TcpExt:"):
+            counters = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            if "ListenOverflows" in counters:
+                return int(counters["ListenOverflows"])
+    return None
+
+
 def cpu_summary(seconds: float, wall: float) -> dict:
     """CPU seconds over a wall time, as a share of one core and of this machine's cores."""
     cores = os.cpu_count() or 1
@@ -677,6 +695,7 @@ class LocustResult:
     extra: dict = field(default_factory=dict)
     database_cpu: dict | None = None  # the embedded PostgreSQL's processes, when it runs here
     machine_cpu: dict | None = None
+    listen_overflows: int | None = None  # connections the kernel dropped during the run (listen_overflows())
 
 
 def run_options(config: LoadConfig, *, host: str, csv_prefix: str) -> list[str]:
@@ -774,6 +793,7 @@ def run_locust(
     database_cpu = TreeCPU(database_pid, from_now=True) if database_pid else None
     machine_cpu = MachineCPU()
     machine_cpu.start()
+    overflows_at_start = listen_overflows()
     if database_cpu:
         database_cpu.sample()  # its starting point
     history_path = Path(f"{csv_prefix}_stats_history.csv")
@@ -799,6 +819,7 @@ def run_locust(
             process.kill()
             process.wait()
     machine_cpu.stop()
+    overflows_at_end = listen_overflows()
     stderr = stderr_path.read_text(errors="replace")
     for tree in (server_cpu, database_cpu):
         if tree:
@@ -816,6 +837,9 @@ def run_locust(
         server_cpu=server_cpu.summary() if server_cpu else None,
         database_cpu=database_cpu.summary() if database_cpu else None,
         machine_cpu=machine_cpu.summary(),
+        listen_overflows=None
+        if None in (overflows_at_start, overflows_at_end)
+        else overflows_at_end - overflows_at_start,
         log_path=log_path,
         started=started,
         finished=time.time(),
@@ -947,6 +971,7 @@ def compute_report(config: LoadConfig, result: LocustResult, *, run_prefix: int 
         "server_cpu": result.server_cpu,
         "database_cpu": result.database_cpu,
         "machine_cpu": result.machine_cpu,
+        "listen_overflows": result.listen_overflows,
         "targets": evaluate_targets(totals),
         "intermediate_goal": intermediate_goal(config.users, totals["average_ms"]),
     }
@@ -1055,6 +1080,16 @@ def format_report(report: dict) -> list[str]:
         lines.append(
             "CPU per request (whole run, form logins included): "
             + ", ".join(f"{short} {share['cpu_seconds'] * 1000 / requests:.1f} ms" for short, share in per_request)
+        )
+    overflows = report.get("listen_overflows")
+    if overflows is not None:
+        lines.append(
+            f"Listen-queue overflows (the kernel's counter, whole machine): {overflows}"
+            + (
+                "  — connections dropped before the portal saw them: raise GUNICORN_BACKLOG and net.core.somaxconn"
+                if overflows
+                else ""
+            )
         )
     if report.get("intermediate_goal"):
         goal = report["intermediate_goal"]

@@ -690,3 +690,38 @@ def test_loadtest_quick_against_a_live_portal(live_server, tmp_path):
     assert report["exit_code"] == 0
     run_row = CommandRun.objects.get(command="loadtest")
     assert (run_row.exit_code, run_row.summary["totals"]["requests"]) == (0, report["totals"]["requests"])
+
+
+NETSTAT_TEXT = (
+    "TcpExt: SyncookiesSent ListenOverflows ListenDrops\n"
+    "TcpExt: 0 328703 328703\n"
+    "IpExt: InNoRoutes ListenOverflows\n"
+    "IpExt: 0 5\n"
+)
+
+
+def test_listen_overflows_reads_the_kernels_tcpext_counter(tmp_path):
+    netstat = tmp_path / "netstat"
+    netstat.write_text(NETSTAT_TEXT)
+    assert loadtest.listen_overflows(netstat) == 328703
+    assert loadtest.listen_overflows(tmp_path / "missing") is None  # not Linux
+    netstat.write_text("IpExt: InNoRoutes\nIpExt: 0\n")
+    assert loadtest.listen_overflows(netstat) is None
+
+
+@pytest.mark.skipif(not loadtest.NETSTAT.exists(), reason="/proc/net/netstat is Linux-only")
+def test_listen_overflows_reads_this_machine():
+    assert isinstance(loadtest.listen_overflows(), int)
+
+
+def test_format_report_says_how_many_connections_the_kernel_dropped():
+    report = fixture_report()
+    assert "Listen-queue overflows" not in "\n".join(loadtest.format_report(report))  # not measured
+    report["listen_overflows"] = 0
+    assert "Listen-queue overflows (the kernel's counter, whole machine): 0\n" in (
+        "\n".join(loadtest.format_report(report)) + "\n"
+    )
+    report["listen_overflows"] = 1200
+    text = "\n".join(loadtest.format_report(report))
+    assert "Listen-queue overflows (the kernel's counter, whole machine): 1200  — connections dropped" in text
+    assert "GUNICORN_BACKLOG" in text
