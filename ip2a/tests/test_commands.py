@@ -280,3 +280,19 @@ def test_pagetimes_times_each_page_for_each_role():
     lines = [line for line in out.splitlines() if line.startswith("staff ")]
     assert [line.split()[1:3] for line in lines] == [["/", "200"], ["/members/", "200"]]
     assert "Timed 2 pages; slowest warm:" in out
+
+
+def test_pagetimes_needs_no_testserver_in_allowed_hosts(settings):
+    settings.ALLOWED_HOSTS = ["portal.example.org"]  # as outside the test environment
+
+    out = run("pagetimes", "--roles", "staff", "--paths", "/members/", "--repeat", "1")
+
+    assert [line.split()[1:3] for line in out.splitlines() if line.startswith("staff ")] == [["/members/", "200"]]
+    assert settings.ALLOWED_HOSTS == ["portal.example.org"]  # let in for the command's own requests only
+
+
+def test_pagetimes_fails_when_a_page_is_not_200():
+    with pytest.raises(CommandError, match=r"not 200: /no-such-page/ as staff \(404\)") as failure:
+        run("pagetimes", "--roles", "staff", "--paths", "/members/", "/no-such-page/", "--repeat", "1")
+
+    assert failure.value.returncode == 1
