@@ -1,8 +1,8 @@
 """Time portal pages in-process, per role: the server time of a page without network or gunicorn.
 
 Django's test client sends ``Host: testserver``; the command lets that host in for its own requests only, so it
-runs as it is in any environment it is allowed in. A page that does not answer 200 fails the run (exit 1):
-its time would not be the page's.
+needs no ALLOWED_HOSTS change in any environment it runs in (not production: it creates users). A page that
+does not answer 200 fails the run (exit 1): its time would not be the page's.
 
 manage.py pagetimes                         # the default pages for officer, staff and instructor
 manage.py pagetimes --roles staff --paths / /members/ --repeat 10
