@@ -98,6 +98,15 @@ class TimestampedModel(models.Model):
             kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}  # auto_now needs naming here
         super().save(*args, **kwargs)
 
+    def clean_fields(self, exclude=None):
+        """Django's clean_fields(), except that a foreign key set to a row loaded from the database (a form's
+        choice, a service's locked row) is not looked up again: Django asks whether that row exists with a query
+        per key, on every full_clean (the add-job POST asked three times). The foreign key constraint still
+        refuses a row deleted since it was loaded, at commit, as an IntegrityError the portal shows as a
+        message."""
+        loaded = {field.name for field in self._meta.concrete_fields if _set_to_loaded_row(self, field)}
+        super().clean_fields(exclude={*(exclude or ()), *loaded})
+
     def normalize_text(self):
         """Trim every CharField and lower-case every EmailField of this row, in place."""
         for field in self._meta.concrete_fields:
@@ -108,6 +117,20 @@ class TimestampedModel(models.Model):
                     if isinstance(field, models.EmailField):
                         value = value.lower()
                     setattr(self, field.attname, value)
+
+
+def _set_to_loaded_row(instance, field) -> bool:
+    """Whether ``field`` is a foreign key of ``instance`` holding a row read from the database, with no
+    limit_choices_to (which only a query can check)."""
+    if not field.many_to_one or field.remote_field.parent_link or not field.is_cached(instance):
+        return False
+    related = field.get_cached_value(instance)
+    return (
+        related is not None
+        and not related._state.adding
+        and getattr(related, field.target_field.attname) == getattr(instance, field.attname)
+        and not field.get_limit_choices_to()
+    )
 
 
 class AddressFields(models.Model):

@@ -129,6 +129,11 @@ def employment_end(*, employment: MemberEmployment, end_date: date, reason: str 
     employment = (
         MemberEmployment.objects.select_for_update(of=("self",)).select_related("organization").get(pk=employment.pk)
     )
+    return _end_locked(employment, end_date, reason)
+
+
+def _end_locked(employment: MemberEmployment, end_date: date, reason: str) -> MemberEmployment:
+    """employment_end() of a job its caller has locked and read in this transaction."""
     if not employment.is_current:
         raise ValidationError(f"This job already ended on {employment.end_date.isoformat()}.")
     if end_date < employment.start_date:
@@ -162,7 +167,9 @@ def employment_add(
         raise ValidationError("The end date cannot be after today.")
     if end_date is not None and end_date < start_date:
         raise ValidationError("The end date cannot be before the start date.")
-    current = member.employments.filter(is_current=True).select_related("organization").first()
+    # The current job, locked as employment_end() would lock it before ending it below.
+    jobs = member.employments.select_related("organization").select_for_update(of=("self",))
+    current = jobs.filter(is_current=True).first()
     if current is not None and end_date is None:
         ended_on = start_date - timedelta(days=1)
         if not end_current:
@@ -180,11 +187,7 @@ def employment_add(
                 f"A new job starting on {start_date.isoformat()} would end the current job on "
                 f"{ended_on.isoformat()}, after today. Add the new job once the current one has ended."
             )
-        employment_end(
-            employment=current,
-            end_date=ended_on,
-            reason=f"ended by a new job at {organization} from {start_date.isoformat()}",
-        )
+        _end_locked(current, ended_on, f"ended by a new job at {organization} from {start_date.isoformat()}")
     employment = MemberEmployment(
         member=member,
         organization=organization,

@@ -19,6 +19,7 @@ from members.forms import EmploymentAddForm, MemberForm
 from members.models import NUMBER_FORMAT_MESSAGE, Member, MemberEmployment
 from organizations.factories import EmployerFactory
 from organizations.forms import OrganizationContactCreateForm, OrganizationForm
+from organizations.models import Organization
 
 CHOICES = [("", "---"), ("a", "A & B"), ("Group <1>", [("b", gettext_lazy("Lazy")), (3, "Three")])]
 
@@ -188,6 +189,33 @@ def test_full_clean_in_one_query_keeps_the_models_own_rules():
     }
     assert "validate_constraints" not in vars(second)  # the stand-ins are gone again
     assert "get_constraints" not in vars(second)
+
+
+@pytest.mark.django_db
+def test_clean_fields_does_not_look_up_related_rows_already_loaded():
+    """A job set to a member and an employer read from the database asks nothing more of it."""
+    job = MemberEmploymentFactory()
+    member, employer = Member.objects.get(pk=job.member_id), Organization.objects.get(pk=job.organization_id)
+    second = MemberEmployment(member=member, organization=employer, start_date=dt.date(2021, 1, 4))
+
+    with CaptureQueriesContext(connection) as queries:
+        second.clean_fields()
+
+    assert queries.captured_queries == []
+
+
+@pytest.mark.django_db
+def test_clean_fields_still_refuses_a_related_id_with_no_row():
+    """A key given as a bare id, or set to a row not saved, is checked as Django checks it."""
+    job = MemberEmploymentFactory()
+    by_id = MemberEmployment(member_id=job.member_id, organization_id=2_000_000_000, start_date=dt.date(2021, 1, 4))
+    unsaved = MemberEmployment(member=job.member, organization=Organization(name="X"), start_date=dt.date(2021, 1, 4))
+    unsaved.organization_id = 2_000_000_000  # a stale id on an object that was never read
+
+    for job_to_check in (by_id, unsaved):
+        with pytest.raises(ValidationError) as refused:
+            job_to_check.clean_fields()
+        assert list(refused.value.message_dict) == ["organization"]
 
 
 @pytest.mark.django_db

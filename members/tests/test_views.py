@@ -480,6 +480,23 @@ def test_employment_create_ends_the_current_job_when_asked(role_client, job):
     assert job.member.employments.get(is_current=True).start_date == dt.date(2024, 3, 1)
 
 
+def test_employment_create_ending_the_current_job_runs_a_fixed_number_of_queries(
+    role_client, job, django_assert_max_num_queries
+):
+    client = role_client("staff")
+    employer = EmployerFactory()
+    client.get(member_url("employment_create", job.member))  # the form first, as a user opens it
+
+    # The form's validation, then the service's lock, end of the current job, checks and insert: no row the
+    # request already read is looked up again (ip2a.models.TimestampedModel.clean_fields), and the current job
+    # is locked by the read that finds it.
+    with django_assert_max_num_queries(23):
+        response = add_job(client, job.member, organization=employer.pk, end_current="on")
+
+    assert response.status_code == 302
+    assert job.member.employments.get(is_current=True).organization == employer
+
+
 def test_employment_create_refuses_a_second_current_job_when_not_asked_to_end_the_first(role_client, job):
     response = add_job(role_client("staff"), job.member)
 
