@@ -606,8 +606,11 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
             raise Http404(f"No {model._meta.verbose_name} found matching the query")
         return found
 
+    body_versions_read = None  # what body_versions() read for this request
+
     def get(self, request, *args, **kwargs):
         versions = self.body_versions()  # before the record: a write committed in between moves them
+        self.body_versions_read = versions
         self.object = self.get_object()
         key = self.body_key(versions)
         body_html = cache.get(key) if key else None

@@ -2,11 +2,12 @@ from django.contrib import messages
 from django.contrib.auth.models import User
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.utils.functional import cached_property
+from django.utils.functional import SimpleLazyObject, cached_property
 
 from attachments.models import Attachment
 from attachments.services import is_admin
 from audit.timeline import record_events
+from ip2a.caching import tracked_tables, version_key
 from ip2a.views import (
     FilteredListView,
     ObjectActionView,
@@ -71,19 +72,47 @@ class MemberDetailView(ObjectDetailView):
     read_joined = ("student",)
 
     def get_context_data(self, **kwargs):
-        employments = list(self.object.employments.select_related("organization"))  # newest first (Meta)
-        if self.request.user.has_perm("attachments.view_attachment"):
-            counts = Attachment.objects.counts_for(employments)
-            for job in employments:
-                job.file_count = counts.get(job.pk, 0)
         return super().get_context_data(
-            employments=employments,
-            current_job=next((job for job in employments if job.is_current), None),
+            # Read only when the jobs part is rendered, not while it is kept (jobs_key).
+            employments=SimpleLazyObject(lambda: self.employments),
+            current_job=SimpleLazyObject(lambda: self.current_job),
+            jobs_key=self.jobs_key(),
             recent_activity=self.recent_activity(),
             can_change_status=self.object.status != MemberStatus.DECEASED or is_admin(self.request.user),
             student_credentials=self.student_credentials(),
             **kwargs,
         )
+
+    @cached_property
+    def employments(self) -> list:
+        """The member's jobs with their employers, newest first (Meta), and their file counts for users who may
+        view files."""
+        employments = list(self.object.employments.select_related("organization"))
+        if self.request.user.has_perm("attachments.view_attachment"):
+            counts = Attachment.objects.counts_for(employments)
+            for job in employments:
+                job.file_count = counts.get(job.pk, 0)
+        return employments
+
+    @cached_property
+    def current_job(self) -> MemberEmployment | None:
+        return next((job for job in self.employments if job.is_current), None)
+
+    def jobs_key(self) -> str | None:
+        """The key the current-job panel and the jobs table are kept under ({% kept %}): the versions of the
+        jobs' own history, of their files and of the employers, with the body's own key (role set, day, the
+        member) and whether the member is deleted (the actions column). An edit of the member's own fields
+        moves the body's versions but not these, so the body is rebuilt without reading or rendering its jobs
+        again. None when the body is not kept."""
+        versions = self.body_versions_read
+        if versions is None:
+            return None
+        employers = tracked_tables()[Organization._meta.db_table]
+        names = (MemberEmployment._meta.label_lower, f"{MemberEmployment._meta.label_lower} files", employers)
+        if not all(name in versions for name in names):
+            return None
+        parts = ("jobs", self.body_key({}), self.object.deleted_at is None)
+        return version_key(*parts, versions={name: versions[name] for name in names})
 
     def student_credentials(self) -> list | None:
         """The credentials of the student record the member came from (DOMAIN.md §4.2), with their expiry; one

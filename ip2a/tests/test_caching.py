@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from ip2a import auth, caching, views
 from ip2a.roles import user_roles
@@ -531,6 +532,63 @@ def test_member_page_stays_kept_while_other_members_change(role_client):
     assert not any('FROM "members_memberemployment"' in query for query in sql)
 
 
+JOB_PARTS = (  # the member page's current-job panel and jobs table
+    r'<section class="panel" aria-labelledby="current-job-heading">.*?</section>',
+    r'<section class="panel" id="employment-history".*?</section>',
+)
+
+
+def test_member_page_keeps_its_jobs_while_the_member_alone_changes(role_client):
+    """An edit of the member's own fields rebuilds the body (it shows them) but not the current-job panel and the
+    jobs table: they are served kept, and no job is read."""
+    job = MemberEmploymentFactory(organization__name="Voltage Partners", job_title="Wireman")
+    client = role_client("staff")
+    page = reverse("members:member_detail", args=[job.member_id])
+    first = client.get(page).content.decode()
+
+    Member.objects.filter(pk=job.member_id).update(first_name="Zelda")
+    response, sql = queries_of(client, page)
+
+    text = response.content.decode()
+    assert "Zelda" in text
+    assert not any('FROM "members_memberemployment"' in query for query in sql)
+    for part in JOB_PARTS:
+        kept = re.search(part, text, re.S).group()
+        assert kept == re.search(part, first, re.S).group()
+        assert "Voltage Partners" in kept
+
+
+def test_member_page_rebuilds_its_jobs_when_a_job_or_an_employer_changes(role_client):
+    job = MemberEmploymentFactory(organization__name="Voltage Partners", job_title="Wireman")
+    client = role_client("staff")
+    page = reverse("members:member_detail", args=[job.member_id])
+    client.get(page)
+    Member.objects.filter(pk=job.member_id).update(first_name="Zelda")
+    client.get(page)  # the jobs part kept under the new body
+
+    MemberEmployment.objects.filter(pk=job.pk).update(job_title="Foreman")
+    assert "Foreman" in client.get(page).content.decode()
+
+    Organization.objects.filter(pk=job.organization_id).update(name="Ampere Works")
+    text = client.get(page).content.decode()
+    assert "Voltage Partners" not in text
+    for part in JOB_PARTS:
+        assert "Ampere Works" in re.search(part, text, re.S).group()
+
+
+def test_member_page_jobs_part_follows_the_members_deletion(role_client):
+    """The jobs table has an actions column only while the member is live."""
+    job = MemberEmploymentFactory()
+    client = role_client("officer")  # may see deleted members
+    page = reverse("members:member_detail", args=[job.member_id])
+    edit = reverse("members:employment_update", args=[job.pk])
+    assert edit in client.get(page).content.decode()
+
+    Member.objects.filter(pk=job.member_id).update(deleted_at=timezone.now())
+
+    assert edit not in client.get(page).content.decode()
+
+
 def job_without_history(member):
     """A job as the seed loads them: no trigger fires, so it has no history."""
     with connection.cursor() as cursor:
@@ -679,3 +737,16 @@ def test_kept_options_select_renders_as_django_does_and_follows_new_rows(make_us
 
     EmployerFactory(name="Conduit Corp")
     assert "Conduit Corp" in str(EmploymentForm(member=member)["organization"])
+
+
+def test_kept_tag_serves_a_part_while_its_key_is_unchanged_and_renders_it_without_a_key():
+    from django.template import engines
+
+    part = engines["django"].from_string('{% load portal %}{% kept key "part" %}{{ value }}{% endkept %}')
+
+    assert [part.render({"key": key, "value": value}) for key, value in [("", 1), ("", 2)]] == ["1", "2"]
+    assert [part.render({"key": key, "value": value}) for key, value in [("a", 3), ("a", 4), ("b", 5)]] == [
+        "3",
+        "3",
+        "5",
+    ]
