@@ -498,10 +498,14 @@ def test_member_page_shown_again_reads_only_the_member_and_the_versions(role_cli
     assert not any('FROM "members_memberemployment"' in query for query in sql)
 
 
-def test_member_page_shows_every_change_at_once(role_client):
+def wireman_page(role_client) -> tuple:
+    """A member's current job as a wireman at Voltage Partners, a staff client and the member's page."""
     job = MemberEmploymentFactory(organization__name="Voltage Partners", job_title="Wireman")
-    client = role_client("staff")
-    page = reverse("members:member_detail", args=[job.member_id])
+    return job, role_client("staff"), reverse("members:member_detail", args=[job.member_id])
+
+
+def test_member_page_shows_every_change_at_once(role_client):
+    job, client, page = wireman_page(role_client)
     client.get(page)
 
     MemberEmployment.objects.filter(pk=job.pk).update(job_title="Foreman")
@@ -541,9 +545,7 @@ JOB_PARTS = (  # the member page's current-job panel and jobs table
 def test_member_page_keeps_its_jobs_while_the_member_alone_changes(role_client):
     """An edit of the member's own fields rebuilds the body (it shows them) but not the current-job panel and the
     jobs table: they are served kept, and no job is read."""
-    job = MemberEmploymentFactory(organization__name="Voltage Partners", job_title="Wireman")
-    client = role_client("staff")
-    page = reverse("members:member_detail", args=[job.member_id])
+    job, client, page = wireman_page(role_client)
     first = client.get(page).content.decode()
 
     Member.objects.filter(pk=job.member_id).update(first_name="Zelda")
@@ -559,9 +561,7 @@ def test_member_page_keeps_its_jobs_while_the_member_alone_changes(role_client):
 
 
 def test_member_page_rebuilds_its_jobs_when_a_job_or_an_employer_changes(role_client):
-    job = MemberEmploymentFactory(organization__name="Voltage Partners", job_title="Wireman")
-    client = role_client("staff")
-    page = reverse("members:member_detail", args=[job.member_id])
+    job, client, page = wireman_page(role_client)
     client.get(page)
     Member.objects.filter(pk=job.member_id).update(first_name="Zelda")
     client.get(page)  # the jobs part kept under the new body
