@@ -101,9 +101,11 @@ class TimestampedModel(models.Model):
     def clean_fields(self, exclude=None):
         """Django's clean_fields(), except that a foreign key set to a row loaded from the database (a form's
         choice, a service's locked row) is not looked up again: Django asks whether that row exists with a query
-        per key, on every full_clean (the add-job POST asked three times). The foreign key constraint still
-        refuses a row deleted since it was loaded, at commit, as an IntegrityError the portal shows as a
-        message."""
+        per key, on every full_clean (the add-job POST asked three times). A row hard-deleted since it was
+        loaded (soft-deleted rows passed Django's check too) is refused by the foreign key constraint at commit:
+        for the portal's forms, whose transaction is the outermost, as an IntegrityError shown as the generic
+        conflict message; an admin save or an import, which catch errors around a savepoint, meet it at their
+        own commit instead."""
         loaded = {field.name for field in self._meta.concrete_fields if _set_to_loaded_row(self, field)}
         super().clean_fields(exclude={*(exclude or ()), *loaded})
 
@@ -122,13 +124,14 @@ class TimestampedModel(models.Model):
 def _set_to_loaded_row(instance, field) -> bool:
     """Whether ``field`` is a foreign key of ``instance`` holding a row read from the database, with no
     limit_choices_to (which only a query can check)."""
-    if not field.many_to_one or field.remote_field.parent_link or not field.is_cached(instance):
+    if not field.many_to_one or field.remote_field.parent_link or field.validators or not field.is_cached(instance):
         return False
-    related = field.get_cached_value(instance)
+    related, value = field.get_cached_value(instance), getattr(instance, field.attname)
     return (
         related is not None
+        and value is not None  # a row deleted by Model.delete() keeps _state but loses its pk: Django says "null"
         and not related._state.adding
-        and getattr(related, field.target_field.attname) == getattr(instance, field.attname)
+        and getattr(related, field.target_field.attname) == value
         and not field.get_limit_choices_to()
     )
 

@@ -167,9 +167,10 @@ def employment_add(
         raise ValidationError("The end date cannot be after today.")
     if end_date is not None and end_date < start_date:
         raise ValidationError("The end date cannot be before the start date.")
-    # The current job, locked as employment_end() would lock it before ending it below.
-    jobs = member.employments.select_related("organization").select_for_update(of=("self",))
-    current = jobs.filter(is_current=True).first()
+    # The current job, locked as employment_end() would lock it before ending it below. Without a join: a row
+    # locked after a concurrent change is checked again against the joined rows as first read, so a job whose
+    # employer was changed meanwhile would not be found. Its employer is read only for a refusal's message.
+    current = member.employments.select_for_update().filter(is_current=True).first()
     if current is not None and end_date is None:
         ended_on = start_date - timedelta(days=1)
         if not end_current:

@@ -208,14 +208,30 @@ def test_clean_fields_does_not_look_up_related_rows_already_loaded():
 def test_clean_fields_still_refuses_a_related_id_with_no_row():
     """A key given as a bare id, or set to a row not saved, is checked as Django checks it."""
     job = MemberEmploymentFactory()
-    by_id = MemberEmployment(member_id=job.member_id, organization_id=2_000_000_000, start_date=dt.date(2021, 1, 4))
-    unsaved = MemberEmployment(member=job.member, organization=Organization(name="X"), start_date=dt.date(2021, 1, 4))
-    unsaved.organization_id = 2_000_000_000  # a stale id on an object that was never read
+    start = dt.date(2021, 1, 4)
+    by_id = MemberEmployment(member_id=job.member_id, organization_id=2_000_000_000, start_date=start)
+    unsaved = MemberEmployment(
+        member=job.member, organization=Organization(pk=2_000_000_000, name="X"), start_date=start
+    )
 
     for job_to_check in (by_id, unsaved):
         with pytest.raises(ValidationError) as refused:
             job_to_check.clean_fields()
         assert list(refused.value.message_dict) == ["organization"]
+
+
+@pytest.mark.django_db
+def test_clean_fields_still_says_null_for_a_row_deleted_by_model_delete():
+    """Model.delete() leaves the object looking loaded but without a pk: the key is None, which Django refuses."""
+    job = MemberEmploymentFactory()
+    employer = Organization.objects.get(pk=job.organization_id)
+    employer.pk = None  # as Model.delete() leaves it
+    orphan = MemberEmployment(member=job.member, organization=employer, start_date=dt.date(2021, 1, 4))
+
+    with pytest.raises(ValidationError) as refused:
+        orphan.clean_fields()
+
+    assert refused.value.message_dict == {"organization": ["This field cannot be null."]}
 
 
 @pytest.mark.django_db
