@@ -126,9 +126,9 @@ def employment_find_overlap(
 @transaction.atomic
 def employment_end(*, employment: MemberEmployment, end_date: date, reason: str = "") -> MemberEmployment:
     """End a current job on end_date (not before its start, not after today); it is no longer current."""
-    employment = (
-        MemberEmployment.objects.select_for_update(of=("self",)).select_related("organization").get(pk=employment.pk)
-    )
+    # Locked without a join, as employment_add() locks it: a joined read would miss a job whose employer was
+    # changed while it waited for the lock.
+    employment = MemberEmployment.objects.select_for_update().get(pk=employment.pk)
     return _end_locked(employment, end_date, reason)
 
 
@@ -167,9 +167,9 @@ def employment_add(
         raise ValidationError("The end date cannot be after today.")
     if end_date is not None and end_date < start_date:
         raise ValidationError("The end date cannot be before the start date.")
-    # The current job, locked as employment_end() would lock it before ending it below. Without a join: a row
-    # locked after a concurrent change is checked again against the joined rows as first read, so a job whose
-    # employer was changed meanwhile would not be found. Its employer is read only for a refusal's message.
+    # The current job, locked as employment_end() locks it before ending it below. Without a join: a row locked
+    # after a concurrent change is checked again against the joined rows as first read, so a job whose employer
+    # was changed meanwhile would not be found. Its employer is read only for a refusal's message.
     current = member.employments.select_for_update().filter(is_current=True).first()
     if current is not None and end_date is None:
         ended_on = start_date - timedelta(days=1)

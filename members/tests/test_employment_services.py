@@ -1,8 +1,12 @@
 import datetime as dt
+import functools
+import threading
+import time
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from audit.history import history_context
@@ -285,3 +289,50 @@ def test_member_change_status_writes_nothing_when_the_status_write_fails(employe
         member_change_status(member=employed, status=MemberStatus.RETIRED, reason="")
 
     assert employed.employments.get().is_current is True
+
+
+def wait_for_a_lock_wait(cursor, timeout: float = 10.0) -> None:
+    """Return once another session of this database waits for a row lock."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # a transaction otherwise reads one snapshot of it
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        if cursor.fetchone()[0]:
+            return
+        time.sleep(0.02)
+    raise AssertionError("no session waited for the lock")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("how", ["end it", "add a new current job"])
+def test_a_job_whose_employer_changes_while_it_is_being_ended_is_still_ended(how):
+    """The job is locked by a read without its employer: PostgreSQL checks a row locked after a concurrent change
+    again against the rows its read joined, as first read, which would not find it."""
+    job = MemberEmployment.objects.select_related("member").get(pk=MemberEmploymentFactory(start_date=START).pk)
+    if how == "end it":
+        end_it = functools.partial(employment_end, employment=job, end_date=dt.date(2024, 2, 29))
+    else:
+        new_job = {"organization": EmployerFactory(), "start_date": dt.date(2024, 3, 1)}
+        end_it = functools.partial(employment_add, member=job.member, **new_job)
+    outcome = {}
+
+    def end_elsewhere():  # its own connection, which waits for the row lock below
+        try:
+            outcome["done"] = end_it()
+        except Exception as exc:  # noqa: BLE001 (the test reports what went wrong)
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        MemberEmployment.objects.filter(pk=job.pk).update(organization=EmployerFactory())
+        ender = threading.Thread(target=end_elsewhere)
+        ender.start()
+        wait_for_a_lock_wait(cursor)
+    ender.join(timeout=30)
+
+    assert "error" not in outcome, outcome.get("error")
+    job.refresh_from_db()
+    assert job.end_date == dt.date(2024, 2, 29)
