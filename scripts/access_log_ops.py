@@ -14,11 +14,17 @@ own, not time spent queued), then:
 
 Prints, per operation of the Locust mix (locustfile.py), the requests, their share, the mean and median time in
 the portal and the share of the portal's time. Standard library only.
+
+Given several logs (runs of two trees in turn: scripts/ab_ops.sh), it prints one column per run instead: each
+heavy operation's mean time, the run's mean, and each operation's time as a multiple of its run's mean. On a VM
+whose speed drifts between runs (two runs of the same code 18 % apart, docs/benchmarks.md, session 14), that
+ratio is the steadier comparison: the operations of one run share the machine's speed of the moment.
 """
 
 import re
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 OPERATIONS = [
     (r"^/members/$", "member list"),
@@ -46,28 +52,80 @@ def operation(method: str, target: str) -> str:
     return f"other {method} {path[:30]}"
 
 
-def main(path: str) -> None:
+def read(path: str) -> dict[str, list[float]]:
+    """{operation: [ms, …]} of one access log."""
     times = defaultdict(list)
     with open(path) as log:
         for line in log:
             parts = line.split()
             if len(parts) >= 4 and parts[3].isdigit():
                 times[operation(parts[0], parts[1])].append(int(parts[3]) / 1000)
+    if not times:
+        sys.exit(f"{path}: no request lines in the format '%(m)s %(U)s?%(q)s %(s)s %(D)s'")
+    return times
+
+
+def mean(values) -> float:
+    return sum(values) / len(values)
+
+
+def report(times: dict[str, list[float]]) -> list[str]:
+    """The table of one run."""
     total = sum(sum(values) for values in times.values())
     count = sum(len(values) for values in times.values())
-    if not count:
-        sys.exit(f"{path}: no request lines in the format '%(m)s %(U)s?%(q)s %(s)s %(D)s'")
-    print(f"{'operation':40} {'count':>6} {'share':>6} {'mean ms':>8} {'median':>7} {'time share':>10}")
+    lines = [f"{'operation':40} {'count':>6} {'share':>6} {'mean ms':>8} {'median':>7} {'time share':>10}"]
     for name, values in sorted(times.items(), key=lambda item: -sum(item[1])):
-        values.sort()
-        print(
-            f"{name:40} {len(values):6} {len(values) / count:6.1%} {sum(values) / len(values):8.1f} "
+        values = sorted(values)
+        lines.append(
+            f"{name:40} {len(values):6} {len(values) / count:6.1%} {mean(values):8.1f} "
             f"{values[len(values) // 2]:7.1f} {sum(values) / total:10.1%}"
         )
-    print(f"{count} requests, mean {total / count:.1f} ms in the portal")
+    lines.append(f"{count} requests, mean {total / count:.1f} ms in the portal")
+    return lines
+
+
+def compare(runs: dict[str, dict[str, list[float]]], heaviest: int = 6) -> list[str]:
+    """One column per run: the mean ms of the operations with the most portal time over all runs, the run's
+    mean, then each of those operations as a multiple of its run's mean. An operation a run lacks shows "-".
+    Requests outside the mix ("other …": form logins, health checks) are left out, as the load test's own totals
+    leave out its logins: a few logins of a second each would move a short run's mean."""
+    runs = {label: {n: v for n, v in times.items() if not n.startswith("other ")} for label, times in runs.items()}
+    weight = defaultdict(float)
+    for times in runs.values():
+        for name, values in times.items():
+            weight[name] += sum(values)
+    names = sorted(weight, key=lambda name: -weight[name])[:heaviest]
+    run_means = {label: mean([v for values in times.values() for v in values]) for label, times in runs.items()}
+    width = max(len(label) for label in runs) + 2
+
+    def row(title: str, cell) -> str:
+        return f"{title:34}" + "".join(f"{cell(label):>{max(width, 7)}}" for label in runs)
+
+    def of(label, name, per=None) -> str:
+        values = runs[label].get(name)
+        if not values:
+            return "-"
+        return f"{mean(values) / per:.2f}" if per else f"{mean(values):.1f}"
+
+    lines = [row("mean ms in the portal", lambda label: label)]
+    lines += [row(name, lambda label, name=name: of(label, name)) for name in names]
+    lines.append(row("all requests", lambda label: f"{run_means[label]:.1f}"))
+    lines.append("as a multiple of the run's mean:")
+    lines += [row(name, lambda label, name=name: of(label, name, run_means[label])) for name in names]
+    return lines
+
+
+def main(paths: list[str]) -> None:
+    if len(paths) == 1:
+        print("\n".join(report(read(paths[0]))))
+        return
+    labels = [Path(path).stem.removeprefix("access-") for path in paths]
+    if len(set(labels)) != len(labels):
+        labels = paths
+    print("\n".join(compare({label: read(path) for label, path in zip(labels, paths, strict=True)})))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: scripts/access_log_ops.py ACCESS_LOG")
-    main(sys.argv[1])
+    if len(sys.argv) < 2:
+        sys.exit("usage: scripts/access_log_ops.py ACCESS_LOG [ACCESS_LOG …]")
+    main(sys.argv[1:])

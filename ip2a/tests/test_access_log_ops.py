@@ -1,0 +1,52 @@
+"""scripts/access_log_ops.py: the portal's time per operation of the load mix, for one run or several."""
+
+import importlib.util
+
+from .test_deploy_files import ROOT
+
+spec = importlib.util.spec_from_file_location("access_log_ops", ROOT / "scripts" / "access_log_ops.py")
+access_log_ops = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(access_log_ops)
+
+
+def write_log(path, lines):
+    """An access log in the format the docstring asks gunicorn for (the time in microseconds last)."""
+    path.write_text("".join(f"{method} {target} 200 {micros}\n" for method, target, micros in lines))
+    return str(path)
+
+
+def test_one_log_gives_the_table_of_its_operations(tmp_path, capsys):
+    log = write_log(tmp_path / "access.log", [("GET", "/members/5/?", 30_000), ("GET", "/members/?q=ab", 10_000)])
+
+    access_log_ops.main([log])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["member", "detail", "GET", "1", "50.0%", "30.0", "30.0", "75.0%"]
+    assert lines[-1] == "2 requests, mean 20.0 ms in the portal"
+
+
+def test_several_logs_give_a_column_per_run_with_each_operation_against_its_runs_mean(tmp_path, capsys):
+    before = write_log(
+        tmp_path / "access-A1.log",
+        [
+            ("GET", "/members/5/?", 40_000),
+            ("POST", "/members/5/employments/new/?", 20_000),
+            ("POST", "/accounts/login/?", 1_000_000),
+        ],  # fmt: skip
+    )
+    after = write_log(tmp_path / "access-B1.log", [("GET", "/members/5/?", 30_000), ("GET", "/members/?q=ab", 10_000)])
+
+    access_log_ops.main([before, after])
+
+    rows = [line.rsplit(maxsplit=2) for line in capsys.readouterr().out.splitlines()]
+    assert rows == [
+        ["mean ms in the portal", "A1", "B1"],
+        ["member detail GET", "40.0", "30.0"],
+        ["add employment POST", "20.0", "-"],
+        ["member list filtered/search", "-", "10.0"],
+        ["all requests", "30.0", "20.0"],  # the login is not a request of the mix
+        ["as a multiple of the", "run's", "mean:"],
+        ["member detail GET", "1.33", "1.50"],
+        ["add employment POST", "0.67", "-"],
+        ["member list filtered/search", "-", "0.50"],
+    ]
