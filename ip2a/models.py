@@ -122,8 +122,8 @@ class TimestampedModel(models.Model):
 
 
 def _set_to_loaded_row(instance, field) -> bool:
-    """Whether ``field`` is a foreign key of ``instance`` holding a row read from the database, with no
-    limit_choices_to (which only a query can check)."""
+    """Whether ``field`` is a foreign key of ``instance`` holding a row read from the database: not None, with no
+    validators of its own and no limit_choices_to (which only Django's own check runs)."""
     if not field.many_to_one or field.remote_field.parent_link or field.validators or not field.is_cached(instance):
         return False
     related, value = field.get_cached_value(instance), getattr(instance, field.attname)
