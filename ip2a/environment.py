@@ -1,4 +1,5 @@
-"""Reading configuration from environment variables: typed getters and URL parsers for the settings module."""
+"""Reading configuration from environment variables: typed getters and URL parsers for the settings module, and
+where the default file cache lives."""
 
 import hashlib
 import os
