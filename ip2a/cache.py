@@ -8,44 +8,19 @@ that listing would dominate its cost under load. FileCache looks at most once ev
 and only on one set() in CULL_EVERY, so the folder may overshoot MAX_ENTRIES by what the workers write in
 that time before it is culled (a cull removes a random third, Django's rule). Redis (CACHE_URL) needs none of
 this.
-
-The folder is in memory where Linux has room for it (ip2a.environment.default_cache_folder). Should it fill up
-all the same, set() keeps nothing and logs a warning (at most once a minute per process) instead of failing the
-page that asked to keep something.
 """
 
-import errno
-import logging
 import time
 
-from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.filebased import FileBasedCache
-
-logger = logging.getLogger(__name__)
 
 CULL_EVERY = 50
 CULL_SECONDS = 10
 
 
-FULL = (errno.ENOSPC, errno.EDQUOT)
-WARN_SECONDS = 60
-
-
 class FileCache(FileBasedCache):
     writes = 0
     looked = float("-inf")  # time.monotonic() of this process's last look at the folder
-    warned = float("-inf")  # time.monotonic() of this process's last warning of a full folder
-
-    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            super().set(key, value, timeout, version)
-        except OSError as exc:
-            if exc.errno not in FULL:
-                raise
-            now = time.monotonic()
-            if now - self.warned >= WARN_SECONDS:
-                self.warned = now
-                logger.warning("The cache folder %s is full: entries are not kept until a cull frees room.", self._dir)
 
     def _cull(self):
         self.writes += 1

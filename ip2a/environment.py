@@ -1,11 +1,6 @@
-"""Reading configuration from environment variables: typed getters and URL parsers for the settings module, and
-where the default file cache lives."""
+"""Reading configuration from environment variables: typed getters and URL parsers for the settings module."""
 
-import hashlib
 import os
-import stat
-import sys
-from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -78,47 +73,6 @@ def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict:
 # 4,000-user load test keeps in ten minutes (CACHE_SECONDS) overflowed 5,000, and each cull then threw away
 # entries still in use. (Entries are a few KB each on the stress data: tens of MB at the cap.)
 FILE_CACHE_ENTRIES = 20_000
-
-
-# The default file cache is kept in memory (Linux's tmpfs at /dev/shm) when there is room for it: every entry the
-# portal keeps is a new file, and creating a file in the data folder on a journaled disk cost the load-test VM far
-# more CPU than on tmpfs (docs/benchmarks.md, session 15). The entries are disposable, so losing them at a reboot
-# costs nothing but the first views after it. With less free room than this (Docker's 64 MB /dev/shm, a small
-# machine; embedded PostgreSQL's parallel queries use /dev/shm too) the cache stays in the data folder.
-SHARED_MEMORY = Path("/dev/shm")
-SHARED_MEMORY_ROOM = 1024**3  # bytes free on it, against the tens of MB FILE_CACHE_ENTRIES entries take
-
-
-def private_folder(path: Path) -> bool:
-    """Create ``path`` as a folder that only this user may open, or check that it is one. False when it exists
-    as anything else (a symlink, another user's folder, one open to others): the file cache unpickles what it
-    reads, so a folder another user can write to must never hold it."""
-    try:
-        path.mkdir(mode=0o700)
-    except FileExistsError:
-        pass
-    except OSError:
-        return False
-    found = path.lstat()
-    return stat.S_ISDIR(found.st_mode) and found.st_uid == os.getuid() and not found.st_mode & 0o077
-
-
-def default_cache_folder(var_dir: Path, *, shared_memory: Path = SHARED_MEMORY) -> Path:
-    """The file cache's folder when CACHE_URL is unset: a private folder on Linux's shared memory, named after
-    the data folder (so two checkouts never share one; a data folder reached through a symlink shares the one of
-    its target), when it has SHARED_MEMORY_ROOM free; otherwise ``var_dir/cache``."""
-    fallback = var_dir / "cache"
-    if not sys.platform.startswith("linux") or not hasattr(os, "getuid"):
-        return fallback
-    try:
-        room = os.statvfs(shared_memory)
-    except OSError:  # no /dev/shm
-        return fallback
-    if room.f_bavail * room.f_frsize < SHARED_MEMORY_ROOM:
-        return fallback
-    digest = hashlib.sha256(str(var_dir.resolve()).encode()).hexdigest()[:16]
-    folder = shared_memory / f"ip2a-cache-{os.getuid()}-{digest}"
-    return folder if private_folder(folder) else fallback
 
 
 def file_cache(location: str) -> dict:

@@ -14,16 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from ip2a import __version__, embedded
-from ip2a.environment import (
-    cache_from_url,
-    database_from_url,
-    default_cache_folder,
-    env_bool,
-    env_int,
-    env_list,
-    env_str,
-    file_cache,
-)
+from ip2a.environment import cache_from_url, database_from_url, env_bool, env_int, env_list, env_str, file_cache
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("IP2A_VAR_DIR") or BASE_DIR / "var")
@@ -193,14 +184,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: shared by every worker (never per-process memory) --------------------------------------------
 CACHE_URL = env_str("CACHE_URL")
-if CACHE_URL:
-    CACHES = {"default": cache_from_url(CACHE_URL)}
-else:
-    # In memory where Linux has room for it, else var/cache (ip2a.environment.default_cache_folder). A test run
-    # clears the cache around every test; each suite (IP2A_TEST_DATABASE) gets its own folder so that two suites
-    # side by side never clear each other's entries.
-    _suite = f"test-{env_str('IP2A_TEST_DATABASE') or 'default'}" if IP2A_ENV == "test" else ""
-    CACHES = {"default": file_cache(str(default_cache_folder(VAR_DIR) / _suite))}
+# A test run clears the cache around every test; each suite (IP2A_TEST_DATABASE) gets its own folder so that
+# two suites side by side never clear each other's entries.
+_CACHE_DIR = VAR_DIR / "cache" / (f"test-{env_str('IP2A_TEST_DATABASE') or 'default'}" if IP2A_ENV == "test" else "")
+CACHES = {"default": cache_from_url(CACHE_URL) if CACHE_URL else file_cache(str(_CACHE_DIR))}
 
 # --- Authentication and sessions -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -9,8 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-import ip2a.environment
-from ip2a.environment import cache_from_url, database_from_url, default_cache_folder, env_bool, env_list
+from ip2a.environment import cache_from_url, database_from_url, env_bool, env_list
 
 PRODUCTION_ENV = {
     "IP2A_ENV": "production",
@@ -139,77 +138,6 @@ def test_file_cache_lists_its_folder_on_one_write_in_cull_every_at_most_every_cu
     store.set("one more", 1)
     assert len(real()) < 200  # a cull removed a third of the entries
     assert store.get("one more") == 1
-
-
-def room(free_bytes: int):
-    """An os.statvfs() answer with ``free_bytes`` free."""
-    return lambda _path: os.statvfs_result((4096, 4096, 0, 0, free_bytes // 4096, 0, 0, 0, 0, 255))
-
-
-def test_default_cache_folder_is_a_private_one_in_shared_memory_named_after_the_data_folder(tmp_path, monkeypatch):
-    memory = tmp_path / "shm"
-    memory.mkdir()
-    monkeypatch.setattr(ip2a.environment.os, "statvfs", room(2 * ip2a.environment.SHARED_MEMORY_ROOM))
-    first = default_cache_folder(tmp_path / "a" / "var", shared_memory=memory)
-    second = default_cache_folder(tmp_path / "b" / "var", shared_memory=memory)
-
-    assert first.parent == second.parent == memory
-    assert first != second  # two checkouts never share their cache
-    assert first.is_dir()
-    assert first.stat().st_mode & 0o777 == 0o700
-    assert default_cache_folder(tmp_path / "a" / "var", shared_memory=memory) == first  # found again
-    (tmp_path / "link").symlink_to(tmp_path / "a")
-    assert default_cache_folder(tmp_path / "link" / "var", shared_memory=memory) == first  # a worktree's var/ link
-
-
-def test_default_cache_folder_stays_in_the_data_folder_without_room_in_shared_memory(tmp_path, monkeypatch):
-    memory = tmp_path / "shm"
-    memory.mkdir()
-    monkeypatch.setattr(ip2a.environment.os, "statvfs", room(64 * 1024**2))  # Docker's default /dev/shm
-    assert default_cache_folder(tmp_path / "var", shared_memory=memory) == tmp_path / "var" / "cache"
-    assert list(memory.iterdir()) == []
-    assert default_cache_folder(tmp_path / "var", shared_memory=tmp_path / "none") == tmp_path / "var" / "cache"
-
-
-def test_default_cache_folder_refuses_a_folder_others_may_write_to_or_a_symlink(tmp_path, monkeypatch):
-    memory = tmp_path / "shm"
-    memory.mkdir()
-    monkeypatch.setattr(ip2a.environment.os, "statvfs", room(2 * ip2a.environment.SHARED_MEMORY_ROOM))
-    var = tmp_path / "var"
-    planted = default_cache_folder(var, shared_memory=memory)
-    planted.chmod(0o777)  # as if another user had made it first, open to all
-    assert default_cache_folder(var, shared_memory=memory) == var / "cache"
-    planted.rmdir()
-    (tmp_path / "elsewhere").mkdir(mode=0o700)
-    planted.symlink_to(tmp_path / "elsewhere")
-    assert default_cache_folder(var, shared_memory=memory) == var / "cache"
-
-
-def test_a_full_cache_folder_keeps_nothing_and_warns_instead_of_failing_the_page(tmp_path, monkeypatch, caplog):
-    import errno
-
-    from django.core.cache.backends import filebased
-
-    from ip2a import cache as file_cache
-
-    def fail(error):
-        def mkstemp(**_kwargs):
-            raise error
-
-        return mkstemp
-
-    store = file_cache.FileCache(str(tmp_path), {})
-    monkeypatch.setattr(filebased.tempfile, "mkstemp", fail(OSError(errno.ENOSPC, "No space left on device")))
-    with caplog.at_level("WARNING", logger="ip2a.cache"):
-        store.set("a", 1)
-        store.set("b", 2)
-    assert store.get("a") is None
-    assert [record.message for record in caplog.records] == [
-        f"The cache folder {tmp_path} is full: entries are not kept until a cull frees room."
-    ]  # once a minute, not once a write
-    monkeypatch.setattr(filebased.tempfile, "mkstemp", fail(PermissionError(errno.EACCES, "Permission denied")))
-    with pytest.raises(PermissionError):  # any other failure is still an error
-        store.set("c", 3)
 
 
 @pytest.mark.django_db
