@@ -180,3 +180,15 @@ class Attachment(SoftDeleteModel):
     @property
     def target_label(self) -> str:
         return f"{self.target_type.app_label}.{self.target_type.model}"
+
+
+def file_count_column(model) -> tuple[str, str, tuple]:
+    """``("file_count", SQL, params)``: the number of live attachments of each row of ``model`` as a column of a
+    statement that reads that model's table aliased ``t0`` (ip2a.rows.read_owned's ``extra``) — what
+    counts_for() counts, without a second query."""
+    table, pk = Attachment._meta.db_table, model._meta.pk.column
+    sql = (
+        f'(SELECT count(*) FROM "{table}" a WHERE a."target_type_id" = %s AND a."target_id" = t0."{pk}"'
+        ' AND a."deleted_at" IS NULL)'
+    )
+    return "file_count", sql, (ContentType.objects.get_for_model(model).pk,)

@@ -4,10 +4,11 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils.functional import SimpleLazyObject, cached_property
 
-from attachments.models import Attachment
+from attachments.models import file_count_column
 from attachments.services import is_admin
 from audit.timeline import record_events
 from ip2a.caching import tracked_tables, version_key
+from ip2a.rows import read_owned
 from ip2a.views import (
     FilteredListView,
     ObjectActionView,
@@ -86,13 +87,11 @@ class MemberDetailView(ObjectDetailView):
     @cached_property
     def employments(self) -> list:
         """The member's jobs with their employers, newest first (Meta), and their file counts for users who may
-        view files."""
-        employments = list(self.object.employments.select_related("organization"))
-        if self.request.user.has_perm("attachments.view_attachment"):
-            counts = Attachment.objects.counts_for(employments)
-            for job in employments:
-                job.file_count = counts.get(job.pk, 0)
-        return employments
+        view files: one statement written once per process (ip2a.rows.read_owned)."""
+        may_view_files = self.request.user.has_perm("attachments.view_attachment")
+        files = (file_count_column(MemberEmployment),) if may_view_files else ()
+        using = self.object._state.db  # where the member was read (a replica on GETs), as its related manager would
+        return read_owned(self.object, "employments", joined=("organization",), extra=files, using=using)
 
     @cached_property
     def current_job(self) -> MemberEmployment | None:

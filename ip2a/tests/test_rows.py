@@ -1,13 +1,19 @@
-"""ip2a.rows.read_record: the instances select_related().get() would give, from SQL written once."""
+"""ip2a.rows: the instances select_related() would give (read_record: one record; read_owned: the rows a record
+owns), from SQL written once."""
+
+from datetime import date
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ip2a.rows import read_record
-from members.factories import MemberFactory
-from members.models import Member
+from attachments.factories import AttachmentFactory
+from attachments.models import Attachment, file_count_column
+from ip2a.rows import read_owned, read_record
+from members.factories import MemberEmploymentFactory, MemberFactory
+from members.models import Member, MemberEmployment
+from organizations.factories import EmployerFactory
 from training.factories import StudentFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +68,61 @@ def test_only_forward_relations_to_one_row_can_be_joined():
 def test_a_model_whose_fields_the_orm_converts_on_reading_is_refused():
     with pytest.raises(ValueError, match="read with converters: pgh_context"):
         read_record(Member.pgh_event_model, 1, live_only=False, using=DEFAULT_DB_ALIAS)
+
+
+def owned(member, **options):
+    return read_owned(member, "employments", using=DEFAULT_DB_ALIAS, **options)
+
+
+def test_owned_rows_are_those_the_related_manager_reads_in_its_order_with_joined_rows_in_one_query():
+    member = MemberFactory()
+    employer = EmployerFactory(name="Bright Electric")
+    older = MemberEmploymentFactory(member=member, start_date=date(2019, 3, 1), end_date=date(2020, 1, 31))
+    newest = MemberEmploymentFactory(member=member, organization=employer, start_date=date(2024, 5, 6))
+    same_day = MemberEmploymentFactory(member=member, start_date=date(2019, 3, 1), end_date=date(2019, 3, 2))
+    MemberEmploymentFactory()  # another member's job
+    expected = list(member.employments.select_related("organization"))
+
+    with CaptureQueriesContext(connection) as queries:
+        found = owned(member, joined=("organization",))
+        employers = [job.organization.name for job in found]
+        parents = [job.member for job in found]
+
+    assert len(queries) == 1
+    assert [job.pk for job in found] == [job.pk for job in expected] == [newest.pk, same_day.pk, older.pk]
+    fields = [field.attname for field in MemberEmployment._meta.concrete_fields]
+    assert [[getattr(job, name) for name in fields] for job in found] == [
+        [getattr(job, name) for name in fields] for job in expected
+    ]
+    assert employers == [job.organization.name for job in expected]
+    assert employers[0] == "Bright Electric"
+    assert all(parent is member for parent in parents)
+    assert not any(job._state.adding for job in found)
+
+
+def test_extra_columns_are_set_on_each_row_the_live_file_counts_as_counts_for_gives_them():
+    member = MemberFactory()
+    with_files, without = (
+        MemberEmploymentFactory(member=member),
+        MemberEmploymentFactory(member=member, start_date=date(2010, 1, 4), end_date=date(2011, 1, 4)),
+    )
+    AttachmentFactory.create_batch(2, target_obj=with_files)
+    AttachmentFactory(target_obj=with_files, deleted_at=timezone.now())  # a deleted file is not counted
+    AttachmentFactory(target_obj=member)  # the member's own file is not a job's
+
+    found = owned(member, extra=(file_count_column(MemberEmployment),))
+
+    assert {job.pk: job.file_count for job in found} == {with_files.pk: 2, without.pk: 0}
+    assert Attachment.objects.counts_for(found) == {with_files.pk: 2}
+
+
+def test_a_record_without_owned_rows_gives_an_empty_list():
+    assert owned(MemberFactory(), joined=("organization",)) == []
+
+
+def test_only_reverse_relations_to_many_rows_of_models_without_soft_delete_can_be_read():
+    member = MemberFactory()
+    with pytest.raises(ValueError, match="not a reverse relation to many rows"):
+        read_owned(member, "student", using=DEFAULT_DB_ALIAS)
+    with pytest.raises(ValueError, match="has soft-deleted rows"):
+        read_owned(EmployerFactory(), "contacts", using=DEFAULT_DB_ALIAS)
