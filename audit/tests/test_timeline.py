@@ -152,6 +152,36 @@ def test_diff_shows_related_records_by_name_and_choices_by_label():
     assert latest.url == f"/members/{job.member.pk}/"
 
 
+def test_each_update_is_diffed_against_the_same_records_event_before_it_however_the_records_interleave():
+    first, second = MemberFactory(phone="555-0001"), MemberFactory(phone="555-1001")
+    for n in (2, 3):  # first, second, first, second: each record's events interleave with the other's
+        for member, base in ((first, 0), (second, 1000)):
+            member.phone = f"555-{base + n:04d}"
+            member.save()
+
+    entries = [entry for entry in record_events(first)[0] if entry.what == "Member changed"]
+
+    assert [entry.changes for entry in entries] == [
+        [("Phone", "555-0002", "555-0003")],
+        [("Phone", "555-0001", "555-0002")],
+    ]
+
+
+def test_related_rows_of_several_tables_load_by_id_in_one_query_and_a_missing_one_reads_as_deleted(
+    django_assert_num_queries,
+):
+    job = MemberEmploymentFactory(organization=EmployerFactory(name="Bright Electric"))
+    user = User.objects.create_user("named-user")
+    texts = timeline.RelatedTexts()
+
+    with django_assert_num_queries(1):
+        texts._load({type(job.organization): {job.organization_id, 987_654_321}, User: {user.pk}})
+
+    assert texts.text(type(job.organization), job.organization_id) == "Bright Electric"
+    assert texts.text(type(job.organization), 987_654_321) == "organization #987654321 (deleted)"
+    assert texts.get(User, user.pk).username == "named-user"
+
+
 # --- A record's events statement, compiled once per shape -----------------------------------------------------
 
 
