@@ -246,20 +246,36 @@ def sql_union(selects: list[tuple[str, tuple]], alias: str) -> Statement | None:
 # rows by their ids from SQL written once per table and alias rather than from querysets compiled per call:
 # compiling them was about a third of a member page's recent activity (ad hoc timing in a shell, ~1 ms of a
 # first view's ~3.7 ms). An id list is one array parameter, so the SQL does not depend on how many there are.
+def one_alias(models_read) -> str:
+    """The database one statement reading all of ``models_read`` runs on: the router's choice when it is the same
+    for each, else the primary, which holds every table (auth users stay on it while other reads of a read-only
+    page go to a replica: ip2a/routers.py)."""
+    aliases = {router.db_for_read(model) for model in models_read}
+    return aliases.pop() if len(aliases) == 1 else DEFAULT_DB_ALIAS
+
+
+def _pk_array_type(meta, alias: str) -> str:
+    """The SQL type of an array of ``meta``'s primary keys (a serial key's values are integers: rel_db_type)."""
+    pk_type = meta.pk.rel_db_type(connections[alias])
+    if not pk_type:
+        raise ValueError(f"{meta.label}'s primary key has no SQL type to read ids by.")
+    return f"{pk_type}[]"
+
+
 @functools.cache
 def _rows_by_pk_sql(model, alias: str) -> str:
     quote, meta = connections[alias].ops.quote_name, model._meta
-    pk_type = meta.pk.db_type(connections[alias])
-    return f"SELECT * FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = ANY(%s::{pk_type}[])"
+    ids_type = _pk_array_type(meta, alias)
+    return f"SELECT * FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = ANY(%s::{ids_type})"
 
 
 @functools.cache
 def _events_before_sql(event_model, alias: str) -> str:
     quote, meta = connections[alias].ops.quote_name, event_model._meta
     table, pk, obj = quote(meta.db_table), quote(meta.pk.column), quote(meta.get_field("pgh_obj").column)
-    pk_type = meta.pk.db_type(connections[alias])
+    ids_type = _pk_array_type(meta, alias)
     before = f"SELECT p.{pk} FROM {table} p WHERE p.{obj} = e.{obj} AND p.{pk} < e.{pk} ORDER BY p.{pk} DESC LIMIT 1"
-    wanted = f"SELECT ({before}) FROM {table} e WHERE e.{pk} = ANY(%s::{pk_type}[])"
+    wanted = f"SELECT ({before}) FROM {table} e WHERE e.{pk} = ANY(%s::{ids_type})"
     return f"SELECT * FROM {table} WHERE {pk} IN ({wanted}) ORDER BY {pk}"
 
 
@@ -330,7 +346,7 @@ def previous_events(events) -> dict:
         if event.pgh_label == "update":
             updates[event.pgh_model].append(event.pgh_id)
     models_in_scope = list(updates)
-    alias = router.db_for_read(event_model_of(models_in_scope[0])) if models_in_scope else DEFAULT_DB_ALIAS
+    alias = one_alias([event_model_of(model) for model in models_in_scope])
     selects = [(_events_before_sql(event_model_of(model), alias), (updates[model],)) for model in models_in_scope]
     older = defaultdict(list)  # (model, record id) -> its earlier events, oldest first
     for part, row in run_union(sql_union(selects, alias)):
@@ -344,7 +360,7 @@ def previous_events(events) -> dict:
             continue
         candidates = [e for e in older[(event.pgh_model, event.pgh_obj_id)] if e.pgh_id < event.pgh_id]
         if candidates:
-            result[(event.pgh_model, event.pgh_id)] = candidates[-1]
+            result[(event.pgh_model, event.pgh_id)] = max(candidates, key=lambda earlier: earlier.pgh_id)
     return result
 
 
@@ -413,7 +429,7 @@ class RelatedTexts:
 
     def _load(self, wanted: dict) -> None:
         models_in_scope = [model for model in wanted if wanted[model]]
-        alias = router.db_for_read(models_in_scope[0]) if models_in_scope else DEFAULT_DB_ALIAS
+        alias = one_alias(models_in_scope)
         selects = [(_rows_by_pk_sql(model, alias), (list(wanted[model]),)) for model in models_in_scope]
         for model in models_in_scope:
             for pk in wanted[model]:

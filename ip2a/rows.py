@@ -14,8 +14,9 @@ reads them).
 
 import functools
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
-from django.db.models import Model
+from django.db.models import ManyToOneRel, Model, OneToOneRel
 
 
 def read_record(model: type[Model], pk, *, live_only: bool, joined: tuple[str, ...] = (), using: str) -> Model | None:
@@ -41,7 +42,7 @@ def read_owned(
     so only for models without one (owned rows). Refused with ValueError as read_record() refuses, and for an
     ordering that is not by the model's own columns."""
     relation = parent._meta.get_field(related_name)
-    if not relation.one_to_many:
+    if not isinstance(relation, ManyToOneRel) or isinstance(relation, OneToOneRel):
         raise ValueError(f"{type(parent).__name__}.{related_name} is not a reverse relation to many rows.")
     model, field = relation.related_model, relation.field
     if hasattr(model, "all_objects"):
@@ -50,7 +51,7 @@ def read_owned(
     sql, parts = _owned_statement(model, field.name, joined, tuple(sql for _name, sql, _params in extra), using)
     params = [value for _name, _sql, values in extra for value in values]
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, [*params, parent.pk])
+        cursor.execute(sql, [*params, getattr(parent, field.target_field.attname)])
         rows = cursor.fetchall()
     found = []
     extra_start = parts[-1][3]
@@ -95,11 +96,25 @@ def _owned_statement(model, fk_name: str, joined: tuple[str, ...], extra: tuple[
     select, parts = _select(model, joined, using, extra)
     order = []
     for name in model._meta.ordering:
-        column = name.lstrip("-")
-        column = model._meta.pk.column if column == "pk" else model._meta.get_field(column).column
-        order.append(f"t0.{quote(column)}{' DESC' if name.startswith('-') else ''}")
+        field = _own_column(model, name)
+        order.append(f"t0.{quote(field.column)}{' DESC' if name.startswith('-') else ''}")
     where = f"t0.{quote(model._meta.get_field(fk_name).column)} = %s"
     return f"{select} WHERE {where}{' ORDER BY ' + ', '.join(order) if order else ''}", parts
+
+
+def _own_column(model, name):
+    """The field a Meta.ordering entry names, when it is one of the model's own columns (not a relation, which
+    the ORM would sort by the related model's ordering, nor a lookup or an expression); else ValueError."""
+    if not isinstance(name, str):
+        raise ValueError(f"{model.__name__} is ordered by an expression, which read_owned() does not write.")
+    bare = name.removeprefix("-")
+    try:
+        field = model._meta.pk if bare == "pk" else model._meta.get_field(bare)
+    except FieldDoesNotExist:
+        field = None
+    if field is None or not field.concrete or (field.is_relation and bare != "pk"):
+        raise ValueError(f"{model.__name__} is ordered by {name!r}, not by one of its own columns.")
+    return field
 
 
 def _select(model, joined: tuple[str, ...], using: str, extra: tuple[str, ...] = ()) -> tuple[str, list]:

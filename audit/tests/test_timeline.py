@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import router
 
 from attachments.factories import AttachmentFactory
 from audit import timeline
@@ -10,6 +11,7 @@ from audit.timeline import Entry, recent_events, record_events
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberStatus
 from organizations.factories import EmployerFactory, OrganizationContactFactory
+from organizations.models import Organization
 from training.factories import (
     AttendanceFactory,
     ClassSessionFactory,
@@ -175,10 +177,10 @@ def test_related_rows_of_several_tables_load_by_id_in_one_query_and_a_missing_on
     texts = timeline.RelatedTexts()
 
     with django_assert_num_queries(1):
-        texts._load({type(job.organization): {job.organization_id, 987_654_321}, User: {user.pk}})
+        texts._load({Organization: {job.organization_id, 987_654_321}, User: {user.pk}})
 
-    assert texts.text(type(job.organization), job.organization_id) == "Bright Electric"
-    assert texts.text(type(job.organization), 987_654_321) == "organization #987654321 (deleted)"
+    assert texts.text(Organization, job.organization_id) == "Bright Electric"
+    assert texts.text(Organization, 987_654_321) == "organization #987654321 (deleted)"
     assert texts.get(User, user.pk).username == "named-user"
 
 
@@ -258,3 +260,11 @@ def test_reading_a_records_history_inside_a_history_context_sends_only_reads():
     reads = [q["sql"] for q in queries]
     assert len(reads) >= 3  # the events, the events before the update, the records they name
     assert [sql for sql in reads if "set_config" in sql] == []
+
+
+def test_one_statement_over_tables_the_router_sends_apart_runs_on_the_primary(monkeypatch):
+    replica_for_domain = {User: "default", Organization: "replica"}
+    monkeypatch.setattr(router, "db_for_read", lambda model, **hints: replica_for_domain[model])
+
+    assert timeline.one_alias([Organization]) == "replica"
+    assert timeline.one_alias([Organization, User]) == "default"

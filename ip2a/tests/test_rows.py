@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from attachments.factories import AttachmentFactory
 from attachments.models import Attachment, file_count_column
-from ip2a.rows import read_owned, read_record
+from ip2a.rows import _owned_statement, read_owned, read_record
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberEmployment
 from organizations.factories import EmployerFactory
@@ -126,3 +126,14 @@ def test_only_reverse_relations_to_many_rows_of_models_without_soft_delete_can_b
         read_owned(member, "student", using=DEFAULT_DB_ALIAS)
     with pytest.raises(ValueError, match="has soft-deleted rows"):
         read_owned(EmployerFactory(), "contacts", using=DEFAULT_DB_ALIAS)
+
+
+@pytest.mark.parametrize("ordering", [["organization"], ["-organization__name"], ["no_such_field"]])
+def test_an_ordering_not_by_the_rows_own_columns_is_refused(monkeypatch, ordering):
+    monkeypatch.setattr(MemberEmployment._meta, "ordering", ordering)
+    _owned_statement.cache_clear()  # a statement written for the real ordering must not answer
+    try:
+        with pytest.raises(ValueError, match="not by one of its own columns"):
+            owned(MemberFactory())
+    finally:
+        _owned_statement.cache_clear()
