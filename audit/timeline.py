@@ -242,10 +242,6 @@ def sql_union(selects: list[tuple[str, tuple]], alias: str) -> Statement | None:
     return Statement(f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS parts ORDER BY part, n", tuple(params), alias)
 
 
-# The later rounds of a page of history (the events before its updates, the records its entries name) read
-# rows by their ids from SQL written once per table and alias rather than from querysets compiled per call:
-# compiling them was about a third of a member page's recent activity (ad hoc timing in a shell, ~1 ms of a
-# first view's ~3.7 ms). An id list is one array parameter, so the SQL does not depend on how many there are.
 def one_alias(models_read) -> str:
     """The database one statement reading all of ``models_read`` runs on: the router's choice when it is the same
     for each, else the primary, which holds every table (auth users stay on it while other reads of a read-only
@@ -254,6 +250,10 @@ def one_alias(models_read) -> str:
     return aliases.pop() if len(aliases) == 1 else DEFAULT_DB_ALIAS
 
 
+# The later rounds of a page of history (the events before its updates, the records its entries name) read
+# rows by their ids from SQL written once per table and alias rather than from querysets compiled per call,
+# whose compiling was a large part of a member page's recent activity (the commit message has the ad hoc
+# timing). An id list is one array parameter, so the SQL does not depend on how many there are.
 def _pk_array_type(meta, alias: str) -> str:
     """The SQL type of an array of ``meta``'s primary keys (a serial key's values are integers: rel_db_type)."""
     pk_type = meta.pk.rel_db_type(connections[alias])

@@ -6,10 +6,10 @@ against ~0.2 ms for the same statement written out (timeit in a shell, not a rec
 quarter of the portal's CPU on a kept member page under wrk. read_record() gives the same instances: the row
 through ``Model.from_db`` and each joined row cached on its foreign key, as select_related leaves them.
 
-read_owned() does the same for the rows a record owns (a member's jobs with their employers): the related
-manager with select_related() and an ORM count query cost ~1.8 ms of CPU for a member's ~21 jobs, the statement
-written once ~0.5 ms (timeit in a shell on the stress seed, not a recorded benchmark; the member page's first view
-reads them).
+read_owned() does the same for the rows a record owns (a member's jobs with their employers, which a member
+page's first view reads): in place of the related manager with select_related() and a second query for the file
+counts, one statement written once (the ad hoc timing is in the commit message that added it; the A/B run is in
+docs/benchmarks.md, session 16).
 """
 
 import functools
