@@ -179,7 +179,11 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             number = int(asked) if str(asked).isdigit() else 0  # "last" needs the count: checked after paging
             # Past the last page a list kept by content can have, the page is a 404 (or too large to keep).
             if 1 <= number <= EstimatedCountPaginator.exact_below // per_page + 1:
-                self.content_check = self.read_content_check(paginator, number)
+                checked = getattr(self, "checked_before", None)  # kept_checked_page's check, in this snapshot
+                if checked is not None and checked[0] == number:
+                    self.content_check = checked[1]
+                else:
+                    self.content_check = self.read_content_check(paginator, number)
                 if self.content_check is not None:
                     paginator.count = self.content_check[2]  # Paginator.count is a cached property
         return paginator
@@ -196,18 +200,27 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         return names
 
     def get(self, request, *args, **kwargs):
-        kept = self.kept_page()
-        if kept is not None:
-            return kept
-        checked = self.content_checked and self.page_memo_key() is not None
-        # A page kept by content is rendered in the same snapshot as its check statement (ip2a.content).
-        with one_snapshot(self.rows_alias()) if checked else contextlib.nullcontext():
+        with contextlib.ExitStack() as self.snapshot:
+            kept = self.kept_page()
+            if kept is not None:
+                return kept
+            if self.content_checked and self.page_memo_key() is not None:
+                self.enter_snapshot()
             response = super().get(request, *args, **kwargs)
             if self.filterset.is_bound and not self.filterset.is_valid():
                 response.status_code = 400  # malformed filter values: say so, never show "no rows" as if valid
             else:
                 self.remember_page(response)
         return response
+
+    def enter_snapshot(self) -> None:
+        """Read everything from here to the end of the request in one snapshot (ip2a.content.one_snapshot):
+        a page kept by content is rendered in the same snapshot as its check statement, so the content kept
+        under the check's digests is the content of the rows it read. Entered before the check when the check
+        must run, so that on a miss the full render reuses the check instead of running it again."""
+        if not getattr(self, "in_snapshot", False):
+            self.snapshot.enter_context(one_snapshot(self.rows_alias()))
+            self.in_snapshot = True
 
     def query_items(self) -> tuple:
         """The whole query string as a sorted tuple: part of every key a kept page, its results or its footer
@@ -301,12 +314,16 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
         if unchanged is not None:
             kept, count = unchanged
         else:
+            self.enter_snapshot()
             count, digests = run_check(using, found.sql, found.params)
             if count > EstimatedCountPaginator.exact_below:
+                self.checked_before = (found.number, None)
                 return None
             choice_versions = {name: versions[name] for name in found.tables}
             kept = cache.get(version_key(*found.parts, digests, versions=choice_versions))
             if kept is None:
+                # The full render, in this snapshot, shows the rows this check read: it keeps their content.
+                self.checked_before = (found.number, (found.sql, tuple(found.params), count, digests, found.number))
                 return None
             if unchanged_key:
                 keep(unchanged_key, (kept, count))  # under writes the versions move on every request: kept twice
