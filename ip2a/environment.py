@@ -1,6 +1,10 @@
 """Reading configuration from environment variables: typed getters and URL parsers for the settings module."""
 
+import hashlib
 import os
+import stat
+import sys
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -73,6 +77,45 @@ def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict:
 # 4,000-user load test keeps in ten minutes (CACHE_SECONDS) overflowed 5,000, and each cull then threw away
 # entries still in use. (Entries are a few KB each on the stress data: tens of MB at the cap.)
 FILE_CACHE_ENTRIES = 20_000
+
+
+# With CACHE_URL unset the file cache is kept in memory (Linux's tmpfs at /dev/shm) when that is large enough:
+# every entry the portal keeps is a new file, and creating one on a journaled disk cost the load-test VMs far
+# more CPU than in memory (docs/benchmarks.md, sessions 15 and 17). The entries are disposable: a reboot costs
+# only the first views after it. The choice depends on nothing that changes while the machine runs (the size of
+# the mount, not its free room; the data folder's path and owner), so every process and command makes the same
+# one. At the cap the cache holds tens of MB; embedded PostgreSQL's parallel queries use /dev/shm too, so a small
+# one (Docker's default is 64 MB) keeps the cache in the data folder.
+SHARED_MEMORY = Path("/dev/shm")
+SHARED_MEMORY_SIZE = 1024**3  # bytes: the least size of /dev/shm that holds the cache
+
+
+def default_cache(var_dir: Path, name: str = "", *, shared_memory: Path = SHARED_MEMORY) -> dict:
+    """The CACHES entry when CACHE_URL is unset: a private folder of /dev/shm named after the data folder and
+    ``name`` (a test suite's own), owned by the data folder's owner (ip2a.cache.PrivateFolderCache), when
+    /dev/shm is a sticky tmpfs-like folder of at least SHARED_MEMORY_SIZE; otherwise ``var_dir/cache/name``."""
+    fallback = file_cache(str(var_dir / "cache" / name))
+    if not sys.platform.startswith("linux"):
+        return fallback
+    try:
+        mount = os.statvfs(shared_memory)
+        found = os.stat(shared_memory)
+    except OSError:  # no /dev/shm
+        return fallback
+    # Sticky: no one but its owner may remove or rename the folder made there (else anyone could empty it).
+    if mount.f_blocks * mount.f_frsize < SHARED_MEMORY_SIZE or not found.st_mode & stat.S_ISVTX:
+        return fallback
+    try:
+        owner = os.stat(var_dir).st_uid  # whoever runs a command, the portal's folder
+    except FileNotFoundError:
+        owner = os.geteuid()
+    # Two checkouts never share one; a data folder reached through a symlink shares its target's.
+    digest = hashlib.sha256(f"{var_dir.resolve()}\0{name}".encode()).hexdigest()[:16]
+    folder = shared_memory / f"ip2a-cache-{owner}-{digest}"
+    entry = file_cache(str(folder))
+    entry["BACKEND"] = "ip2a.cache.PrivateFolderCache"
+    entry["OPTIONS"]["OWNER"] = owner
+    return entry
 
 
 def file_cache(location: str) -> dict:

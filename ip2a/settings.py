@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from ip2a import __version__, embedded
-from ip2a.environment import cache_from_url, database_from_url, env_bool, env_int, env_list, env_str, file_cache
+from ip2a.environment import cache_from_url, database_from_url, default_cache, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("IP2A_VAR_DIR") or BASE_DIR / "var")
@@ -186,8 +186,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHE_URL = env_str("CACHE_URL")
 # A test run clears the cache around every test; each suite (IP2A_TEST_DATABASE) gets its own folder so that
 # two suites side by side never clear each other's entries.
-_CACHE_DIR = VAR_DIR / "cache" / (f"test-{env_str('IP2A_TEST_DATABASE') or 'default'}" if IP2A_ENV == "test" else "")
-CACHES = {"default": cache_from_url(CACHE_URL) if CACHE_URL else file_cache(str(_CACHE_DIR))}
+_CACHE_NAME = f"test-{env_str('IP2A_TEST_DATABASE') or 'default'}" if IP2A_ENV == "test" else ""
+CACHES = {"default": cache_from_url(CACHE_URL) if CACHE_URL else default_cache(VAR_DIR, _CACHE_NAME)}
 
 # --- Authentication and sessions -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
