@@ -15,8 +15,11 @@ vanished without closing (a cut network) is not detected by either check until T
 
 import select
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.postgresql import base
 from psycopg import pq
+from psycopg._queries import PostgresClientQuery, PostgresQuery
+from psycopg.client_cursor import ClientCursorMixin
 
 
 def has_input(fileno: int) -> bool:
@@ -29,6 +32,17 @@ def has_input(fileno: int) -> bool:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        params["cursor_factory"] = ReadPreparingCursor
+        params["prepare_threshold"] = prepare_threshold(self.settings_dict["OPTIONS"])
+        return params
+
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        connection.prepared_max = PREPARED_MAX
+        return connection
+
     def is_usable(self):
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
@@ -40,3 +54,68 @@ class DatabaseWrapper(base.DatabaseWrapper):
         except (OSError, ValueError):  # the descriptor is gone
             return False
         return quiet or super().is_usable()
+
+
+# --- Reads as prepared statements ------------------------------------------------------------------------------
+#
+# PostgreSQL plans every statement it is sent; for the portal's reads the planning costs more than running them
+# (docs/benchmarks.md, session 17: the member page's reads). A prepared statement is planned once per connection
+# and, once PostgreSQL finds a generic plan as good as the custom ones, not again. psycopg prepares a statement
+# after PREPARE_THRESHOLD executions of the same text on a connection, but only with server-side binding, and
+# the writes cannot use that: django-pghistory puts its context in front of each write as another statement in
+# the same call ("SELECT set_config(…); INSERT …"), which the extended protocol refuses. So this cursor binds a
+# plain SELECT on the server (prepared when repeated) and everything else on the client, as Django's default
+# cursor does. Reads the ORM writes are parameterised alike for both; the test suite runs with it.
+PREPARE_THRESHOLD = 5  # psycopg's default: a statement run this often on one connection is prepared
+PREPARED_MAX = 512  # prepared statements kept per connection (psycopg's default, 100, is fewer than the pages use)
+
+
+def prepare_threshold(options: dict) -> int | None:
+    """psycopg's prepare_threshold: PREPARE_THRESHOLD unless DATABASE_URL says ``?prepare_threshold=N``, or
+    ``=none`` for a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21,
+    docs/scaling.md)."""
+    value = options.get("prepare_threshold", PREPARE_THRESHOLD)
+    if value is None or str(value).strip().lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"prepare_threshold must be a whole number or none, not {value!r}.") from None
+
+
+def is_plain_select(query) -> bool:
+    """A single SELECT (no second statement): bound on the server, and prepared when repeated."""
+    if isinstance(query, bytes):
+        query = query.decode()
+    return isinstance(query, str) and query.lstrip()[:6].upper() == "SELECT" and ";" not in query
+
+
+class ReadPreparingCursor(base.ServerBindingCursor):
+    """Django's server-side binding cursor for plain SELECTs, its client-side binding cursor for the rest."""
+
+    _client_side = True
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        self._bind_on_client(not is_plain_select(query))
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+    def executemany(self, query, params_seq, *, returning=False):
+        self._bind_on_client(True)
+        return super().executemany(query, params_seq, returning=returning)
+
+    def _bind_on_client(self, client_side: bool) -> None:
+        self._client_side = client_side
+        self._query_cls = PostgresClientQuery if client_side else PostgresQuery
+
+    def _execute_send(self, query, *, force_extended=False, binary=None):
+        if self._client_side:
+            return ClientCursorMixin._execute_send(self, query, force_extended=force_extended, binary=binary)
+        return super()._execute_send(query, force_extended=force_extended, binary=binary)
+
+    def _get_prepared(self, pgq, prepare=None):
+        if self._client_side:
+            return ClientCursorMixin._get_prepared(self, pgq, prepare)
+        return super()._get_prepared(pgq, prepare)
+
+    def mogrify(self, query, params=None):
+        return ClientCursorMixin.mogrify(self, query, params)

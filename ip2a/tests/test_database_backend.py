@@ -1,14 +1,20 @@
 """The portal's database backend (ip2a/database/base.py): a quiet persistent connection passes the health check
-without a statement; one the server ended fails it; anything else waiting on the socket gets Django's round trip."""
+without a statement; one the server ended fails it; anything else waiting on the socket gets Django's round trip.
+Plain SELECTs are bound on the server and prepared once repeated; every other statement (the writes that carry
+django-pghistory's context in front) is bound on the client and never prepared."""
 
 import time
 
+import pghistory
 import pytest
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections
 
-from ip2a.database.base import DatabaseWrapper, has_input
+from ip2a.database.base import PREPARE_THRESHOLD, DatabaseWrapper, has_input, is_plain_select, prepare_threshold
 from ip2a.environment import database_from_url
+from members.factories import MemberFactory
+from members.models import Member
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +96,56 @@ def test_anything_else_waiting_on_the_socket_gets_djangos_round_trip(spare):
 def test_a_closed_connection_is_not_usable(spare):
     spare.connection.close()
     assert spare.is_usable() is False
+
+
+def prepared_statements(wrapper) -> list[str]:
+    """The statements prepared on the wrapper's connection, as PostgreSQL lists them."""
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_a_read_run_repeatedly_is_prepared_and_answers_as_before(spare):
+    answers = []
+    with spare.cursor() as cursor:
+        for offset in range(PREPARE_THRESHOLD + 2):
+            cursor.execute(
+                "SELECT count(*) + %s, %s FROM django_content_type WHERE app_label = %s", [offset, "label", "members"]
+            )
+            answers.append(cursor.fetchone())
+
+    first_count = answers[0][0]
+    assert answers == [(first_count + offset, "label") for offset in range(PREPARE_THRESHOLD + 2)]
+    assert first_count > 0
+    assert any("FROM django_content_type WHERE app_label = $3" in sql for sql in prepared_statements(spare))
+
+
+def test_writes_carrying_the_history_context_are_bound_on_the_client_and_never_prepared():
+    member = MemberFactory()
+    with pghistory.context(probe="ip2a.database"):
+        for index in range(PREPARE_THRESHOLD + 2):
+            Member.objects.filter(pk=member.pk).update(first_name=f"Renamed{index}")
+
+    updates = Member.pgh_event_model.objects.filter(pgh_obj_id=member.pk, pgh_label="update")
+    contexts = list(updates.values_list("pgh_context_id", flat=True))
+    # Each write ran with the context statement in front of it: every event names the one context.
+    assert len(contexts) == PREPARE_THRESHOLD + 2
+    assert len(set(contexts)) == 1
+    assert contexts[0] is not None
+    assert not [sql for sql in prepared_statements(connection) if "UPDATE" in sql or "set_config" in sql]
+
+
+def test_only_a_single_select_counts_as_a_plain_select():
+    assert is_plain_select("SELECT 1")
+    assert is_plain_select(b"  select id FROM members_member WHERE id = %s")
+    assert not is_plain_select("SELECT set_config('pghistory.context_id', %s, true); UPDATE members_member SET x = 1")
+    assert not is_plain_select("WITH moved AS (DELETE FROM t RETURNING id) SELECT id FROM moved")
+    assert not is_plain_select("INSERT INTO audit_accesslog (action) VALUES (%s)")
+
+
+def test_database_url_may_set_or_turn_off_preparing():
+    assert prepare_threshold({}) == PREPARE_THRESHOLD
+    assert prepare_threshold(database_from_url("postgresql://ip2a@db/ip2a?prepare_threshold=2")["OPTIONS"]) == 2
+    assert prepare_threshold(database_from_url("postgresql://ip2a@db/ip2a?prepare_threshold=none")["OPTIONS"]) is None
+    with pytest.raises(ImproperlyConfigured, match="prepare_threshold must be a whole number or none"):
+        prepare_threshold({"prepare_threshold": "often"})
