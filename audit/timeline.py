@@ -29,6 +29,8 @@ from django.db.models import BooleanField, Case, ExpressionWrapper, F, OuterRef,
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from ip2a.database.base import prepared
+
 # The domain's tracked models (DOMAIN.md §4 and §7), in the order their events are merged on equal times.
 DOMAIN_MODELS = (
     "members.member",
@@ -239,7 +241,8 @@ def sql_union(selects: list[tuple[str, tuple]], alias: str) -> Statement | None:
         return None
     # Starting with SELECT keeps pghistory from prefixing the statement with its context (it leaves reads alone,
     # but knows them only by their first word), which a UNION starting with "(" would get.
-    return Statement(f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS parts ORDER BY part, n", tuple(params), alias)
+    sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS parts ORDER BY part, n"
+    return Statement(prepared(sql), tuple(params), alias)
 
 
 def one_alias(models_read) -> str:

@@ -30,6 +30,8 @@ from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections, router
 
+from ip2a.database.base import prepared
+
 CACHE_SECONDS = 600
 EPOCH_KEY = "ip2a:cache-epoch"
 ASKED_KEPT = 5_000  # keys asked for once, remembered per worker (keep())
@@ -87,7 +89,7 @@ def _table_parts(tables, quote) -> list[tuple[str, list]]:
 
 
 def _read_versions(reader, parts) -> dict[str, Version]:
-    sql = " UNION ALL ".join(part for part, _params in parts)
+    sql = prepared(" UNION ALL ".join(part for part, _params in parts))
     params = [param for _part, part_params in parts for param in part_params]
     return _run_versions(reader, sql, params)
 
@@ -143,7 +145,7 @@ def _record_versions_sql(scopes, streams, tables, using) -> tuple[str, list]:
     for _name, table, columns in streams:
         newest = f"SELECT pgh_id FROM {quote(table)} WHERE {where(columns)} ORDER BY pgh_id DESC LIMIT {RECENT_WINDOW}"
         statements.append(f"SELECT %s, max(pgh_id), sum(pgh_id) FROM ({newest}) AS stream")
-    return " UNION ALL ".join(statements), table_params
+    return prepared(" UNION ALL ".join(statements)), table_params
 
 
 def data_versions(models) -> dict[str, Version]:

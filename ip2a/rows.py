@@ -18,6 +18,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
 from django.db.models import ManyToOneRel, Model, OneToOneRel
 
+from ip2a.database.base import prepared
+
 
 def read_record(model: type[Model], pk, *, live_only: bool, joined: tuple[str, ...] = (), using: str) -> Model | None:
     """The row of ``model`` with primary key ``pk`` on database ``using`` (None if there is none), with the rows
@@ -86,7 +88,7 @@ def _record_statement(model, joined: tuple[str, ...], live_only: bool, using: st
     where = f"t0.{quote(model._meta.pk.column)} = %s"
     if live_only:
         where += f" AND t0.{quote(model._meta.get_field('deleted_at').column)} IS NULL"
-    return f"{select} WHERE {where}", parts
+    return prepared(f"{select} WHERE {where}"), parts
 
 
 @functools.cache
@@ -99,7 +101,7 @@ def _owned_statement(model, fk_name: str, joined: tuple[str, ...], extra: tuple[
         field = _own_column(model, name)
         order.append(f"t0.{quote(field.column)}{' DESC' if name.startswith('-') else ''}")
     where = f"t0.{quote(model._meta.get_field(fk_name).column)} = %s"
-    return f"{select} WHERE {where}{' ORDER BY ' + ', '.join(order) if order else ''}", parts
+    return prepared(f"{select} WHERE {where}{' ORDER BY ' + ', '.join(order) if order else ''}"), parts
 
 
 def _own_column(model, name):

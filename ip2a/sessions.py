@@ -26,6 +26,7 @@ from django.db import connections, router
 from django.utils import timezone
 
 from ip2a.caching import remember
+from ip2a.database.base import prepared
 
 USERS_KEPT = 10_000  # session keys whose user this worker remembers (the oldest dropped first)
 
@@ -70,8 +71,10 @@ class SessionStore(db.SessionStore):
             join, params = f" LEFT JOIN {users} u ON u.{user_pk} = %s", [user_id, *params]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT s.session_data, s.expire_date{columns} FROM {table} s{join} "
-                "WHERE s.session_key = %s AND s.expire_date > %s",
+                prepared(
+                    f"SELECT s.session_data, s.expire_date{columns} FROM {table} s{join} "
+                    "WHERE s.session_key = %s AND s.expire_date > %s"
+                ),
                 params,
             )
             row = cursor.fetchone()

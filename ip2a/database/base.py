@@ -58,16 +58,26 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
 # --- Reads as prepared statements ------------------------------------------------------------------------------
 #
-# PostgreSQL plans every statement it is sent; for the portal's reads the planning costs more than running them
-# (docs/benchmarks.md, session 17: the member page's reads). A prepared statement is planned once per connection
-# and, once PostgreSQL finds a generic plan as good as the custom ones, not again. psycopg prepares a statement
-# after PREPARE_THRESHOLD executions of the same text on a connection, but only with server-side binding, and
-# the writes cannot use that: django-pghistory puts its context in front of each write as another statement in
-# the same call ("SELECT set_config(…); INSERT …"), which the extended protocol refuses. So this cursor binds a
-# plain SELECT on the server (prepared when repeated) and everything else on the client, as Django's default
-# cursor does. Reads the ORM writes are parameterised alike for both; the test suite runs with it.
+# PostgreSQL plans every statement it is sent; for the portal's hottest reads (the session, the data versions,
+# a record's row, its owned rows and its history) the planning costs more than running them (docs/benchmarks.md,
+# session 17). A prepared statement is planned once per connection and, once PostgreSQL finds a generic plan as
+# good as the custom ones, not again. psycopg prepares a statement after PREPARE_THRESHOLD executions of the
+# same text on a connection, but only with server-side binding, and the writes cannot use that: django-pghistory
+# puts its context in front of each write as another statement in the same call ("SELECT set_config(…);
+# INSERT …"), which the extended protocol refuses. And one generic plan for every value suits only statements
+# whose best plan does not depend on the values: with every SELECT prepared, the 400-user mix's searches and
+# list pages got slower (session 17). So a read is prepared only when its SQL, written once per process, says so
+# (prepared()); everything else is bound on the client, as Django's default cursor does.
 PREPARE_THRESHOLD = 5  # psycopg's default: a statement run this often on one connection is prepared
 PREPARED_MAX = 512  # prepared statements kept per connection (psycopg's default, 100, is fewer than the pages use)
+PREPARED_MARK = " /* prepared */"
+
+
+def prepared(sql: str) -> str:
+    """``sql``, one SELECT, marked to be bound on the server and prepared once repeated. Only for statements
+    whose plan does not depend on their values (equality on keys, no search terms, no LIMIT from a value): a
+    prepared statement ends up with one generic plan for all of them."""
+    return sql + PREPARED_MARK
 
 
 def prepare_threshold(options: dict) -> int | None:
@@ -83,20 +93,26 @@ def prepare_threshold(options: dict) -> int | None:
         raise ImproperlyConfigured(f"prepare_threshold must be a whole number or none, not {value!r}.") from None
 
 
-def is_plain_select(query) -> bool:
-    """A single SELECT (no second statement): bound on the server, and prepared when repeated."""
+def is_prepared_read(query) -> bool:
+    """A single SELECT marked by prepared(): bound on the server, and prepared when repeated."""
     if isinstance(query, bytes):
         query = query.decode()
-    return isinstance(query, str) and query.lstrip()[:6].upper() == "SELECT" and ";" not in query
+    return (
+        isinstance(query, str)
+        and query.endswith(PREPARED_MARK)
+        and query.lstrip()[:6].upper() == "SELECT"
+        and ";" not in query
+    )
 
 
 class ReadPreparingCursor(base.ServerBindingCursor):
-    """Django's server-side binding cursor for plain SELECTs, its client-side binding cursor for the rest."""
+    """Django's server-side binding cursor for the reads prepared() marks, its client-side binding cursor for
+    every other statement."""
 
     _client_side = True
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
-        self._bind_on_client(not is_plain_select(query))
+        self._bind_on_client(not is_prepared_read(query))
         return super().execute(query, params, prepare=prepare, binary=binary)
 
     def executemany(self, query, params_seq, *, returning=False):

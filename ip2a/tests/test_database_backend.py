@@ -1,7 +1,7 @@
 """The portal's database backend (ip2a/database/base.py): a quiet persistent connection passes the health check
 without a statement; one the server ended fails it; anything else waiting on the socket gets Django's round trip.
-Plain SELECTs are bound on the server and prepared once repeated; every other statement (the writes that carry
-django-pghistory's context in front) is bound on the client and never prepared."""
+The reads marked by prepared() are bound on the server and prepared once repeated; every other statement (the
+writes that carry django-pghistory's context in front, the ORM's reads) is bound on the client, never prepared."""
 
 import time
 
@@ -11,7 +11,14 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections
 
-from ip2a.database.base import PREPARE_THRESHOLD, DatabaseWrapper, has_input, is_plain_select, prepare_threshold
+from ip2a.database.base import (
+    PREPARE_THRESHOLD,
+    DatabaseWrapper,
+    has_input,
+    is_prepared_read,
+    prepare_threshold,
+    prepared,
+)
 from ip2a.environment import database_from_url
 from members.factories import MemberFactory
 from members.models import Member
@@ -110,7 +117,8 @@ def test_a_read_run_repeatedly_is_prepared_and_answers_as_before(spare):
     with spare.cursor() as cursor:
         for offset in range(PREPARE_THRESHOLD + 2):
             cursor.execute(
-                "SELECT count(*) + %s, %s FROM django_content_type WHERE app_label = %s", [offset, "label", "members"]
+                prepared("SELECT count(*) + %s, %s FROM django_content_type WHERE app_label = %s"),
+                [offset, "label", "members"],
             )
             answers.append(cursor.fetchone())
 
@@ -118,6 +126,14 @@ def test_a_read_run_repeatedly_is_prepared_and_answers_as_before(spare):
     assert answers == [(first_count + offset, "label") for offset in range(PREPARE_THRESHOLD + 2)]
     assert first_count > 0
     assert any("FROM django_content_type WHERE app_label = $3" in sql for sql in prepared_statements(spare))
+
+
+def test_a_read_not_marked_is_never_prepared(spare):
+    with spare.cursor() as cursor:
+        for _ in range(PREPARE_THRESHOLD + 2):
+            cursor.execute("SELECT count(*) FROM django_content_type WHERE app_label = %s", ["members"])
+
+    assert not [sql for sql in prepared_statements(spare) if "app_label" in sql]
 
 
 def test_writes_carrying_the_history_context_are_bound_on_the_client_and_never_prepared():
@@ -135,12 +151,13 @@ def test_writes_carrying_the_history_context_are_bound_on_the_client_and_never_p
     assert not [sql for sql in prepared_statements(connection) if "UPDATE" in sql or "set_config" in sql]
 
 
-def test_only_a_single_select_counts_as_a_plain_select():
-    assert is_plain_select("SELECT 1")
-    assert is_plain_select(b"  select id FROM members_member WHERE id = %s")
-    assert not is_plain_select("SELECT set_config('pghistory.context_id', %s, true); UPDATE members_member SET x = 1")
-    assert not is_plain_select("WITH moved AS (DELETE FROM t RETURNING id) SELECT id FROM moved")
-    assert not is_plain_select("INSERT INTO audit_accesslog (action) VALUES (%s)")
+def test_only_a_single_marked_select_is_prepared():
+    assert is_prepared_read(prepared("SELECT 1"))
+    assert is_prepared_read(prepared("  select id FROM members_member WHERE id = %s").encode())
+    assert not is_prepared_read("SELECT 1")
+    assert not is_prepared_read(prepared("SELECT set_config('pghistory.context_id', %s, true); UPDATE t SET x = 1"))
+    assert not is_prepared_read(prepared("WITH moved AS (DELETE FROM t RETURNING id) SELECT id FROM moved"))
+    assert not is_prepared_read(prepared("INSERT INTO audit_accesslog (action) VALUES (%s)"))
 
 
 def test_database_url_may_set_or_turn_off_preparing():
