@@ -139,6 +139,17 @@ def test_employment_add_shows_the_database_rule_as_a_message():
     assert member.employments.count() == 0
 
 
+def test_employment_add_refused_by_the_database_keeps_the_current_job(employed):
+    # The INSERT is refused after the current job was ended in the same transaction: both are undone, and the
+    # caller's transaction (here the test's) goes on.
+    with pytest.raises(ValidationError, match="The hourly rate must be more than zero."):
+        employment_add(
+            member=employed, organization=EmployerFactory(), start_date=dt.date(2024, 3, 1), hourly_rate=Decimal("-1")
+        )
+
+    assert list(employed.employments.values_list("start_date", "end_date", "is_current")) == [(START, None, True)]
+
+
 def test_employment_add_records_why_the_current_job_ended(employed):
     with history_context(source="command"):
         employment_add(member=employed, organization=EmployerFactory(name="Volt Co"), start_date=dt.date(2024, 3, 1))
