@@ -17,7 +17,7 @@ import select
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.postgresql import base
-from psycopg import pq
+from psycopg import errors, pq
 from psycopg._queries import PostgresClientQuery, PostgresQuery
 from psycopg.client_cursor import ClientCursorMixin
 
@@ -71,6 +71,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
 PREPARE_THRESHOLD = 5  # psycopg's default: a statement run this often on one connection is prepared
 PREPARED_MAX = 512  # prepared statements kept per connection (psycopg's default, 100, is fewer than the pages use)
 PREPARED_MARK = " /* prepared */"
+STALE_PLAN = "cached plan must not change result type"
+IDLE = pq.TransactionStatus.IDLE
 
 
 def prepared(sql: str) -> str:
@@ -82,7 +84,7 @@ def prepared(sql: str) -> str:
 
 def prepare_threshold(options: dict) -> int | None:
     """psycopg's prepare_threshold: PREPARE_THRESHOLD unless DATABASE_URL says ``?prepare_threshold=N``, or
-    ``=none`` for a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21,
+    ``=none`` for a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.22,
     docs/scaling.md)."""
     value = options.get("prepare_threshold", PREPARE_THRESHOLD)
     if value is None or str(value).strip().lower() == "none":
@@ -110,10 +112,24 @@ class ReadPreparingCursor(base.ServerBindingCursor):
     every other statement."""
 
     _client_side = True
+    _query_cls = PostgresClientQuery  # as _bind_on_client(True) sets them, until a statement is executed
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
-        self._bind_on_client(not is_prepared_read(query))
-        return super().execute(query, params, prepare=prepare, binary=binary)
+        marked = is_prepared_read(query)
+        self._bind_on_client(not marked)
+        try:
+            return super().execute(query, params, prepare=prepare, binary=binary)
+        except errors.FeatureNotSupported as exc:
+            # A column a prepared read returns changed type (`migrate` in another process): PostgreSQL refuses the
+            # prepared plan on every later use, and psycopg forgets its prepared statements only on a rollback or
+            # a DEALLOCATE ALL. In autocommit (a request's reads) forget them and read again; in a transaction
+            # the error has aborted it, and the rollback that follows forgets them.
+            if not (marked and STALE_PLAN in str(exc) and self.connection.info.transaction_status == IDLE):
+                raise
+            self._bind_on_client(True)
+            super().execute("DEALLOCATE ALL")  # psycopg clears its own record of them when it sees this
+            self._bind_on_client(False)
+            return super().execute(query, params, prepare=prepare, binary=binary)
 
     def executemany(self, query, params_seq, *, returning=False):
         self._bind_on_client(True)

@@ -9,7 +9,7 @@ import pghistory
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, connections
+from django.db import NotSupportedError, connection, connections
 
 from ip2a.database.base import (
     PREPARE_THRESHOLD,
@@ -166,3 +166,60 @@ def test_database_url_may_set_or_turn_off_preparing():
     assert prepare_threshold(database_from_url("postgresql://ip2a@db/ip2a?prepare_threshold=none")["OPTIONS"]) is None
     with pytest.raises(ImproperlyConfigured, match="prepare_threshold must be a whole number or none"):
         prepare_threshold({"prepare_threshold": "often"})
+
+
+@pytest.fixture
+def scratch_table(spare):
+    """A table of the test's own, committed (made on the spare connection, in autocommit), dropped afterwards."""
+    with spare.cursor() as cursor:
+        cursor.execute("CREATE TABLE ip2a_prepare_probe (id integer PRIMARY KEY, label varchar(10))")
+        cursor.execute("INSERT INTO ip2a_prepare_probe VALUES (1, 'first')")
+    yield "ip2a_prepare_probe"
+    with spare.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS ip2a_prepare_probe")
+
+
+def change_column_type_elsewhere() -> None:
+    """What `migrate` does to a column in another process: its type changes under the prepared reads."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("ALTER TABLE ip2a_prepare_probe ALTER COLUMN label TYPE varchar(20)")
+    finally:
+        other.close()
+
+
+def test_a_prepared_read_still_answers_after_its_columns_change_type(spare, scratch_table):
+    read = prepared("SELECT id, label FROM ip2a_prepare_probe WHERE id = %s")
+    with spare.cursor() as cursor:
+        for _ in range(PREPARE_THRESHOLD + 1):
+            cursor.execute(read, [1])
+        assert any("ip2a_prepare_probe" in sql for sql in prepared_statements(spare))
+
+        change_column_type_elsewhere()  # PostgreSQL now refuses the prepared plan: its result type changed
+
+        cursor.execute(read, [1])
+        assert cursor.fetchone() == (1, "first")
+        for _ in range(PREPARE_THRESHOLD + 1):  # prepared again, with the new type
+            cursor.execute(read, [1])
+            assert cursor.fetchone() == (1, "first")
+    assert any("ip2a_prepare_probe" in sql for sql in prepared_statements(spare))
+
+
+def test_a_prepared_read_refused_in_a_transaction_lets_the_next_transaction_read(spare, scratch_table):
+    read = prepared("SELECT id, label FROM ip2a_prepare_probe WHERE id = %s")
+    with spare.cursor() as cursor:
+        for _ in range(PREPARE_THRESHOLD + 1):
+            cursor.execute(read, [1])
+    change_column_type_elsewhere()
+
+    # Inside a transaction the refused statement has aborted it: nothing can be asked again there, so the error
+    # goes to the caller, and the rollback forgets the prepared statements.
+    spare.set_autocommit(False)  # as transaction.atomic() begins on this connection
+    with pytest.raises(NotSupportedError, match="cached plan must not change result type"), spare.cursor() as cursor:
+        cursor.execute(read, [1])
+    spare.rollback()  # as atomic() ends on an error
+    spare.set_autocommit(True)
+    with spare.cursor() as cursor:
+        cursor.execute(read, [1])
+        assert cursor.fetchone() == (1, "first")
