@@ -91,9 +91,10 @@ SHARED_MEMORY_SIZE = 1024**3  # bytes: the least size of /dev/shm that holds the
 
 
 def default_cache(var_dir: Path, name: str = "", *, shared_memory: Path = SHARED_MEMORY) -> dict:
-    """The CACHES entry when CACHE_URL is unset: a private folder of /dev/shm named after the data folder and
-    ``name`` (a test suite's own), owned by the data folder's owner (ip2a.cache.PrivateFolderCache), when
-    /dev/shm is a sticky tmpfs-like folder of at least SHARED_MEMORY_SIZE; otherwise ``var_dir/cache/name``."""
+    """The CACHES entry when CACHE_URL is unset: a private folder of /dev/shm (ip2a.cache.PrivateFolderCache)
+    named after the data folder and ``name`` (a test suite's own), when /dev/shm is a sticky tmpfs-like folder
+    of at least SHARED_MEMORY_SIZE; otherwise ``var_dir/cache/name``. The folder is the running user's, except
+    that root (running a command) uses the data folder owner's: only root may give a folder to another user."""
     fallback = file_cache(str(var_dir / "cache" / name))
     if not sys.platform.startswith("linux"):
         return fallback
@@ -105,10 +106,12 @@ def default_cache(var_dir: Path, name: str = "", *, shared_memory: Path = SHARED
     # Sticky: no one but its owner may remove or rename the folder made there (else anyone could empty it).
     if mount.f_blocks * mount.f_frsize < SHARED_MEMORY_SIZE or not found.st_mode & stat.S_ISVTX:
         return fallback
-    try:
-        owner = os.stat(var_dir).st_uid  # whoever runs a command, the portal's folder
-    except FileNotFoundError:
-        owner = os.geteuid()
+    owner = os.geteuid()
+    if owner == 0:  # root running a command uses the portal's folder (it can give a new one to the portal)
+        try:
+            owner = os.stat(var_dir).st_uid
+        except FileNotFoundError:
+            pass
     # Two checkouts never share one; a data folder reached through a symlink shares its target's.
     digest = hashlib.sha256(f"{var_dir.resolve()}\0{name}".encode()).hexdigest()[:16]
     folder = shared_memory / f"ip2a-cache-{owner}-{digest}"

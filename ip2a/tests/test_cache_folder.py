@@ -105,6 +105,20 @@ def test_a_command_run_as_root_uses_the_data_folder_owners_cache_and_leaves_entr
     assert store.get("auth-version") == "v2"
 
 
+def test_a_user_other_than_root_uses_a_folder_of_its_own_whoever_owns_the_data_folder(
+    shared_memory, var_dir, monkeypatch
+):
+    # The portal's user may run with a data folder that root made: it cannot give a folder to root, so the
+    # folder is its own (and a command run as root uses the data folder owner's, as the test above shows).
+    monkeypatch.setattr(os, "geteuid", lambda: OTHER_USER)
+
+    entry = default_cache(var_dir, shared_memory=shared_memory)
+
+    assert os.stat(var_dir).st_uid != OTHER_USER
+    assert entry["OPTIONS"]["OWNER"] == OTHER_USER
+    assert f"ip2a-cache-{OTHER_USER}-" in entry["LOCATION"]
+
+
 # --- The folder -----------------------------------------------------------------------------------------------
 
 
