@@ -14,7 +14,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from ip2a import __version__, embedded
-from ip2a.environment import cache_from_url, database_from_url, default_cache, env_bool, env_int, env_list, env_str
+from ip2a.environment import (
+    cache_from_url,
+    database_from_url,
+    default_cache,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    release_id,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("IP2A_VAR_DIR") or BASE_DIR / "var")
@@ -188,6 +197,10 @@ CACHE_URL = env_str("CACHE_URL")
 # two suites side by side never clear each other's entries.
 _CACHE_NAME = f"test-{env_str('IP2A_TEST_DATABASE') or 'default'}" if IP2A_ENV == "test" else ""
 CACHES = {"default": cache_from_url(CACHE_URL) if CACHE_URL else default_cache(VAR_DIR, _CACHE_NAME)}
+# Every key starts with the release: what one release kept (rendered HTML, the statements a list is checked
+# with) is never served by the next one, which would otherwise find it under the same data versions.
+RELEASE = release_id(BASE_DIR)
+CACHES["default"]["KEY_PREFIX"] = f"r{RELEASE}"
 
 # --- Authentication and sessions -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -179,10 +179,9 @@ class FilteredListView(PermissionRequiredMixin, FilterView):
             number = int(asked) if str(asked).isdigit() else 0  # "last" needs the count: checked after paging
             # Past the last page a list kept by content can have, the page is a 404 (or too large to keep).
             if 1 <= number <= EstimatedCountPaginator.exact_below // per_page + 1:
-                # kept_checked_page's check, in this snapshot. Its statement is the shared note's: the one this
-                # render would write for the same query and page, unless the note was written by the release
-                # before (an unchanged note is not rewritten, so that lasts at most the note's lifetime); the
-                # content kept from it is still the content of the rows the statement read.
+                # kept_checked_page's check, in this snapshot. Its statement is the shared note's, the one this
+                # render would write for the same query and page: notes are written by this release alone (the
+                # shared cache's keys start with the release, settings.RELEASE).
                 checked = getattr(self, "checked_before", None)
                 if checked is not None and checked[0] == number:
                     self.content_check = checked[1]

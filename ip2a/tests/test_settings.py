@@ -7,9 +7,10 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
-from ip2a.environment import cache_from_url, database_from_url, env_bool, env_list
+from ip2a.environment import cache_from_url, database_from_url, env_bool, env_list, release_id
 
 PRODUCTION_ENV = {
     "IP2A_ENV": "production",
@@ -156,3 +157,34 @@ def test_previous_secret_keys_come_from_the_environment_for_rotation():
     result = run_manage("diffsettings", **PRODUCTION_ENV, SECRET_KEY_FALLBACKS="old-key-one, old-key-two")
 
     assert "SECRET_KEY_FALLBACKS = ['old-key-one', 'old-key-two']" in result.stdout
+
+
+def release_tree(root, page="<p>{{ member }}</p>"):
+    (root / "templates").mkdir(parents=True)
+    (root / "templates" / "page.html").write_text(page)
+    (root / "members").mkdir()
+    (root / "members" / "views.py").write_text("VIEW = 1\n")
+    (root / "members" / "tests").mkdir()
+    (root / "members" / "tests" / "test_views.py").write_text("TEST = 1\n")
+    return root
+
+
+def test_the_release_changes_with_what_pages_are_rendered_from_and_not_with_tests_or_data(tmp_path, monkeypatch):
+    monkeypatch.delenv("IP2A_RELEASE", raising=False)
+    root = release_tree(tmp_path / "a")
+    first = release_id(root)
+
+    assert release_id(release_tree(tmp_path / "b")) == first  # same content elsewhere: same release
+    (root / "members" / "tests" / "test_views.py").write_text("TEST = 2\n")
+    (root / "var").mkdir()
+    (root / "var" / "notes.txt").write_text("data, not code")
+    assert release_id(root) == first
+    (root / "templates" / "page.html").write_text("<p>{{ member.full_name }}</p>")
+    assert release_id(root) != first
+    monkeypatch.setenv("IP2A_RELEASE", "2026.11-3")
+    assert release_id(root) == "2026.11-3"
+
+
+def test_every_shared_cache_key_starts_with_the_release():
+    assert settings.CACHES["default"]["KEY_PREFIX"] == f"r{settings.RELEASE}"
+    assert cache.make_key("page") == f"r{settings.RELEASE}:1:page"
