@@ -1,5 +1,6 @@
 """Reading configuration from environment variables: typed getters and URL parsers for the settings module."""
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -134,10 +135,8 @@ def default_cache(var_dir: Path, name: str = "", *, shared_memory: Path = SHARED
         return fallback
     owner = os.geteuid()
     if owner == 0:  # root running a command uses the portal's folder (it can give a new one to the portal)
-        try:
+        with contextlib.suppress(FileNotFoundError):
             owner = os.stat(var_dir).st_uid
-        except FileNotFoundError:
-            pass
     # Two checkouts never share one; a data folder reached through a symlink shares its target's.
     digest = hashlib.sha256(f"{var_dir.resolve()}\0{name}".encode()).hexdigest()[:16]
     folder = shared_memory / f"ip2a-cache-{owner}-{digest}"
