@@ -55,6 +55,7 @@ class FileCache(FileBasedCache):
 _folders: dict[str, tuple[int, tuple[int, int]]] = {}
 _folders_lock = threading.Lock()
 TEMPORARY_PREFIX = ".tmp-"  # files being written; never listed as entries
+ABANDONED_SECONDS = 300  # a file being written this long ago belongs to a write that will never end
 
 
 class PrivateFolderCache(FileCache):
@@ -136,12 +137,22 @@ class PrivateFolderCache(FileCache):
         return md5(key.encode(), usedforsecurity=False).hexdigest() + self.cache_suffix
 
     def _list_cache_files(self):
+        """The entries' names. Listing (to cull, or to clear) also removes the temporary files of writes that
+        never ended (a worker killed mid-write): in /dev/shm each holds memory until the next reboot."""
         # A descriptor of its own: listing moves the read position of the descriptor it reads.
-        listing = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self._folder())
+        folder = self._folder()
+        listing = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=folder)
         try:
-            return [name for name in os.listdir(listing) if name.endswith(self.cache_suffix)]
+            names = os.listdir(listing)
         finally:
             os.close(listing)
+        abandoned_before = time.time() - ABANDONED_SECONDS
+        for name in names:
+            if name.startswith(TEMPORARY_PREFIX):
+                with contextlib.suppress(FileNotFoundError):  # renamed into place or removed meanwhile
+                    if os.stat(name, dir_fd=folder, follow_symlinks=False).st_mtime < abandoned_before:
+                        os.unlink(name, dir_fd=folder)
+        return [name for name in names if name.endswith(self.cache_suffix)]
 
     def _delete(self, fname):
         try:

@@ -172,6 +172,23 @@ def test_a_full_cache_is_culled_through_the_folder(shared_memory, monkeypatch):
     assert len(os.listdir(shared_memory / "cache")) == 7
 
 
+def test_files_of_writes_that_never_ended_are_removed_when_the_folder_is_listed(shared_memory):
+    store = private_cache(shared_memory / "cache")
+    store.set("kept", 1)
+    abandoned = shared_memory / "cache" / f"{cache_module.TEMPORARY_PREFIX}killed-mid-write"
+    abandoned.write_bytes(b"half an entry")
+    old = time.time() - cache_module.ABANDONED_SECONDS - 1
+    os.utime(abandoned, (old, old))
+    in_progress = shared_memory / "cache" / f"{cache_module.TEMPORARY_PREFIX}being-written"
+    in_progress.write_bytes(b"an entry on its way")
+
+    assert len(store._list_cache_files()) == 1  # what culling and clearing list
+
+    assert not abandoned.exists()
+    assert in_progress.exists()  # a write still under way is left alone
+    assert store.get("kept") == 1
+
+
 @pytest.mark.parametrize(
     ("make", "problem"),
     [
