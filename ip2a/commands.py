@@ -6,7 +6,8 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import ProgrammingError, connection
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from audit.history import command_run
@@ -65,6 +66,14 @@ class OperatorCommand(BaseCommand):
                 run.summary = {**summary, "seconds": round(time.monotonic() - started, 3)}
         except KeyboardInterrupt:
             raise CommandError("Interrupted; the step in progress was rolled back.", returncode=130) from None
+        except ProgrammingError as exc:  # a missing table or column: most often a database not migrated yet
+            if unapplied := unapplied_migrations():
+                raise CommandError(
+                    f"The database is not migrated: {len(unapplied)} migrations not applied (the first: "
+                    f"{unapplied[0]}). Run `python manage.py migrate` first.",
+                    returncode=2,
+                ) from exc
+            raise
         line = f"{line} ({time.monotonic() - started:.1f} s, run {run.pk})"
         if code:
             raise CommandError(line, returncode=code)
@@ -72,6 +81,13 @@ class OperatorCommand(BaseCommand):
 
     def run(self, **options) -> tuple[int, str, dict]:
         raise NotImplementedError
+
+
+def unapplied_migrations() -> list[str]:
+    """The migrations this code has that the database has not applied, in the order they would run."""
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
 
 
 IGNORED_OPTIONS = {"verbosity", "settings", "pythonpath", "traceback", "no_color", "force_color", "skip_checks"}

@@ -5,7 +5,9 @@ import json
 import os
 import subprocess
 import sys
+from urllib.parse import quote
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -13,6 +15,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from psycopg import sql
 
 from attachments.factories import AttachmentFactory
 from audit.models import AccessLog, CommandRun
@@ -296,3 +299,35 @@ def test_pagetimes_fails_when_a_page_is_not_200():
         run("pagetimes", "--roles", "staff", "--paths", "/members/", "/no-such-page/", "--repeat", "1")
 
     assert failure.value.returncode == 1
+
+
+def test_a_command_on_a_database_not_migrated_says_to_migrate_first(tmp_path):
+    server = settings.DATABASES["default"]
+    name = "ip2a_not_migrated"
+    admin_params = {"host": server["HOST"] or None, "port": server["PORT"] or None, "user": server["USER"]}
+    with psycopg.connect(**admin_params, dbname=server["NAME"], autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "IP2A_TEST_DATABASE"}}
+        env |= {
+            "IP2A_ENV": "dev",
+            "DATABASE_URL": f"postgresql://{server['USER']}@/{name}?host={quote(server['HOST'])}&port={server['PORT']}",
+            "CACHE_URL": f"file://{tmp_path / 'cache'}",
+        }
+        result = subprocess.run(
+            [sys.executable, "manage.py", "seed", "--quick", "--yes"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        with psycopg.connect(**admin_params, dbname=server["NAME"], autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    assert result.returncode == 2
+    assert "The database is not migrated:" in result.stderr
+    assert "Run `python manage.py migrate` first." in result.stderr
+    assert "Traceback" not in result.stderr
