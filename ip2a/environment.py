@@ -31,29 +31,33 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {os.environ[name]!r}.")
 
 
-# What a release renders from: the portal's code, templates and static files (not its tests, docs or data).
+# What a release renders from besides its own folders: the packages whose templates and widgets its pages use.
+RELEASE_PACKAGES = ("django", "django-filter", "django-import-export", "django-htmx", "django-pghistory")
 RELEASE_SUFFIXES = (".py", ".html", ".txt", ".js", ".css", ".svg", ".json")
-RELEASE_SKIPPED = {"tests", "docs", "scripts", "deploy", "var", "node_modules", "__pycache__"}
 
 
-def release_id(base_dir: Path) -> str:
+def release_id(base_dir: Path, folders: list[str]) -> str:
     """A short name of the code being run: $IP2A_RELEASE when set (an image tag, a commit), otherwise a digest of
-    the contents of the files a page is rendered from under ``base_dir`` and of Django's version. The shared
-    cache's keys start with it (settings.CACHES' KEY_PREFIX): pages, fragments and notes a release keeps are
-    rendered by its templates and keyed by its statements, so the next release must not be served them
-    (~15 ms at each process start for the ~280 files)."""
+    the files under ``base_dir``'s ``folders`` (the portal's apps, templates and static files; their tests
+    left out) and of RELEASE_PACKAGES' versions. The shared cache's keys start with it (settings.CACHES'
+    KEY_PREFIX): pages, fragments and notes a release keeps are rendered by its templates and keyed by its
+    statements, so the next release must not be served them."""
     if named := env_str("IP2A_RELEASE"):
         return named
-    import django
+    from importlib.metadata import PackageNotFoundError, version
 
-    digest = hashlib.sha256(django.get_version().encode())
-    for folder, subfolders, files in os.walk(base_dir):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name not in RELEASE_SKIPPED)
-        for name in sorted(files):
-            if name.endswith(RELEASE_SUFFIXES):
-                path = Path(folder, name)
-                digest.update(b"\0" + str(path.relative_to(base_dir)).encode() + b"\0")
-                digest.update(path.read_bytes())
+    digest = hashlib.sha256()
+    for package in RELEASE_PACKAGES:
+        with contextlib.suppress(PackageNotFoundError):
+            digest.update(f"{package}=={version(package)}\0".encode())
+    for top in folders:
+        for folder, subfolders, files in os.walk(base_dir / top):
+            subfolders[:] = sorted(name for name in subfolders if name not in {"tests", "__pycache__"})
+            for name in sorted(files):
+                if name.endswith(RELEASE_SUFFIXES):
+                    path = Path(folder, name)
+                    digest.update(b"\0" + str(path.relative_to(base_dir)).encode() + b"\0")
+                    digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 

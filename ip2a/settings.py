@@ -199,7 +199,7 @@ _CACHE_NAME = f"test-{env_str('IP2A_TEST_DATABASE') or 'default'}" if IP2A_ENV =
 CACHES = {"default": cache_from_url(CACHE_URL) if CACHE_URL else default_cache(VAR_DIR, _CACHE_NAME)}
 # Every key starts with the release: what one release kept (rendered HTML, the statements a list is checked
 # with) is never served by the next one, which would otherwise find it under the same data versions.
-RELEASE = release_id(BASE_DIR)
+RELEASE = release_id(BASE_DIR, [*(app for app in INSTALLED_APPS if (BASE_DIR / app).is_dir()), "templates", "static"])
 CACHES["default"]["KEY_PREFIX"] = f"r{RELEASE}"
 
 # --- Authentication and sessions -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The settings module: environment parsing, production refusals and a clean `check --deploy`."""
 
+import importlib.metadata
 import os
 import secrets
 import subprocess
@@ -171,18 +172,23 @@ def release_tree(root, page="<p>{{ member }}</p>"):
 
 def test_the_release_changes_with_what_pages_are_rendered_from_and_not_with_tests_or_data(tmp_path, monkeypatch):
     monkeypatch.delenv("IP2A_RELEASE", raising=False)
+    folders = ["members", "templates"]
     root = release_tree(tmp_path / "a")
-    first = release_id(root)
+    first = release_id(root, folders)
 
-    assert release_id(release_tree(tmp_path / "b")) == first  # same content elsewhere: same release
+    assert release_id(release_tree(tmp_path / "b"), folders) == first  # same content elsewhere: same release
     (root / "members" / "tests" / "test_views.py").write_text("TEST = 2\n")
     (root / "var").mkdir()
     (root / "var" / "notes.txt").write_text("data, not code")
-    assert release_id(root) == first
+    assert release_id(root, folders) == first
     (root / "templates" / "page.html").write_text("<p>{{ member.full_name }}</p>")
-    assert release_id(root) != first
+    second = release_id(root, folders)
+    assert second != first
+    real_version = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "99.0" if name == "django" else real_version(name))
+    assert release_id(root, folders) != second  # Django upgraded: its widgets and admin render differently
     monkeypatch.setenv("IP2A_RELEASE", "2026.11-3")
-    assert release_id(root) == "2026.11-3"
+    assert release_id(root, folders) == "2026.11-3"
 
 
 def test_every_shared_cache_key_starts_with_the_release():
