@@ -15,8 +15,9 @@ docs/benchmarks.md, session 16).
 import functools
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connections
+from django.db import connections, router
 from django.db.models import ManyToOneRel, Model, OneToOneRel
+from django.http import Http404
 
 from ip2a.database.base import prepared
 
@@ -33,16 +34,33 @@ def read_record(model: type[Model], pk, *, live_only: bool, joined: tuple[str, .
     return None if row is None else _instance(model, joined, parts, row, using)
 
 
+def live_record_or_404(model: type[Model], pk, *, joined: tuple[str, ...] = ()) -> Model:
+    """read_record() of a live (not soft-deleted) row, on the database the router reads ``model`` from, or
+    Http404: what ``get_object_or_404(model.objects, pk=pk)`` gives, for pages that read a parent record on
+    every request (the add-job and add-contact pages)."""
+    found = read_record(model, pk, live_only=True, joined=joined, using=router.db_for_read(model))
+    if found is None:
+        raise Http404(f"No {model._meta.verbose_name} found matching the query")
+    return found
+
+
 def read_owned(
-    parent: Model, related_name: str, *, joined: tuple[str, ...] = (), extra: tuple = (), using: str
+    parent: Model,
+    related_name: str,
+    *,
+    joined: tuple[str, ...] = (),
+    extra: tuple = (),
+    matching: dict | None = None,
+    using: str,
 ) -> list[Model]:
     """The rows pointing to ``parent`` through its reverse relation ``related_name`` (``parent.<related_name>
     .select_related(*joined)`` in the related model's Meta.ordering), on database ``using``, each with
     ``parent`` and its ``joined`` rows cached on their foreign keys. ``extra`` holds (attribute, SQL, params)
     triples: a column computed over the row (the related table is aliased ``t0``), set as that attribute of each
-    instance — a correlated count, say. Reads every row the table holds for the parent: no soft-delete filter,
-    so only for models without one (owned rows). Refused with ValueError as read_record() refuses, and for an
-    ordering that is not by the model's own columns."""
+    instance — a correlated count, say. ``matching`` ({field name: value}, the model's own non-null values)
+    keeps only the rows equal on each, as ``.filter(**matching)`` would. Reads every row the table holds for the
+    parent: no soft-delete filter, so only for models without one (owned rows). Refused with ValueError as
+    read_record() refuses, and for an ordering that is not by the model's own columns."""
     relation = parent._meta.get_field(related_name)
     if not isinstance(relation, ManyToOneRel) or isinstance(relation, OneToOneRel):
         raise ValueError(f"{type(parent).__name__}.{related_name} is not a reverse relation to many rows.")
@@ -50,10 +68,16 @@ def read_owned(
     if hasattr(model, "all_objects"):
         raise ValueError(f"{model.__name__} has soft-deleted rows, which read_owned() would not leave out.")
     names = tuple(name for name, _sql, _params in extra)
-    sql, parts = _owned_statement(model, field.name, joined, tuple(sql for _name, sql, _params in extra), using)
+    matching = matching or {}
+    if any(value is None for value in matching.values()):
+        raise ValueError("read_owned() matches values, not NULL: pass only non-null values in matching.")
+    equal = tuple(matching)
+    sql, parts = _owned_statement(model, field.name, joined, tuple(sql for _name, sql, _params in extra), equal, using)
     params = [value for _name, _sql, values in extra for value in values]
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, [*params, getattr(parent, field.target_field.attname)])
+    connection = connections[using]
+    equal_values = [_matched_field(model, name).get_db_prep_value(matching[name], connection) for name in equal]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, getattr(parent, field.target_field.attname), *equal_values])
         rows = cursor.fetchall()
     found = []
     extra_start = parts[-1][3]
@@ -92,16 +116,31 @@ def _record_statement(model, joined: tuple[str, ...], live_only: bool, using: st
 
 
 @functools.cache
-def _owned_statement(model, fk_name: str, joined: tuple[str, ...], extra: tuple[str, ...], using: str):
-    """The SELECT for read_owned(): the columns of _select() and then the ``extra`` ones."""
+def _owned_statement(
+    model, fk_name: str, joined: tuple[str, ...], extra: tuple[str, ...], equal: tuple[str, ...], using: str
+):
+    """The SELECT for read_owned(): the columns of _select() and then the ``extra`` ones; the rows of one parent,
+    and equal to a parameter on each of the fields ``equal`` names."""
     quote = connections[using].ops.quote_name
     select, parts = _select(model, joined, using, extra)
     order = []
     for name in model._meta.ordering:
         field = _own_column(model, name)
         order.append(f"t0.{quote(field.column)}{' DESC' if name.startswith('-') else ''}")
-    where = f"t0.{quote(model._meta.get_field(fk_name).column)} = %s"
+    conditions = [model._meta.get_field(fk_name).column, *(_matched_field(model, name).column for name in equal)]
+    where = " AND ".join(f"t0.{quote(column)} = %s" for column in conditions)
     return prepared(f"{select} WHERE {where}{' ORDER BY ' + ', '.join(order) if order else ''}"), parts
+
+
+def _matched_field(model, name: str):
+    """The field a read_owned() ``matching`` key names: one of the model's own columns, not a relation."""
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        field = None
+    if field is None or not field.concrete or field.is_relation:
+        raise ValueError(f"read_owned() matches {model.__name__}'s own columns; {name!r} is not one.")
+    return field
 
 
 def _own_column(model, name):

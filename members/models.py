@@ -4,7 +4,7 @@ import pghistory
 import pgtrigger
 from django.contrib.postgres.indexes import OpClass
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, router
 from django.db.models import F, FilteredRelation, Prefetch, Q
 from django.db.models.functions import Upper
 from django.utils import timezone
@@ -22,6 +22,7 @@ from ip2a.models import (
     event_meta,
     not_blank,
 )
+from ip2a.rows import read_owned
 
 MEMBER_NUMBER_PATTERN = r"^([0-9]{5,10}|[A-Z][0-9]{5,10}|[0-9]{5,10}[A-Z])$"
 NUMBER_FORMAT_MESSAGE = "A member number is 5 to 10 digits, with at most one letter before or after."
@@ -190,10 +191,14 @@ class Member(SoftDeleteModel, AddressFields):
 
     @property
     def current_employment(self):
-        """The member's current job (prefetched by for_list() as current_jobs), or None."""
+        """The member's current job with its employer (prefetched by for_list() as current_jobs), or None. Not
+        prefetched, one statement written once per process (ip2a.rows; the add-job and status pages read it on
+        every request): at most one job is current (one_current_job)."""
         if hasattr(self, "current_jobs"):
             return self.current_jobs[0] if self.current_jobs else None
-        return self.employments.filter(is_current=True).select_related("organization").first()
+        using = router.db_for_read(MemberEmployment, instance=self)
+        jobs = read_owned(self, "employments", joined=("organization",), matching={"is_current": True}, using=using)
+        return jobs[0] if jobs else None
 
 
 class MemberEmploymentQuerySet(OwnedQuerySet):

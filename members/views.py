@@ -1,14 +1,13 @@
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.utils.functional import SimpleLazyObject, cached_property
 
 from attachments.models import file_count_column
 from attachments.services import is_admin
 from audit.timeline import record_events
 from ip2a.caching import tracked_tables, version_key
-from ip2a.rows import read_owned
+from ip2a.rows import live_record_or_404, read_owned
 from ip2a.views import (
     FilteredListView,
     ObjectActionView,
@@ -205,7 +204,7 @@ class EmploymentCreateView(EmploymentFormMixin, ObjectCreateView):
 
     @cached_property
     def member(self):
-        return get_object_or_404(Member.objects, pk=self.kwargs["pk"])
+        return live_record_or_404(Member, self.kwargs["pk"])
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "member": self.member}

@@ -5,12 +5,13 @@ from datetime import date
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection
+from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from attachments.factories import AttachmentFactory
 from attachments.models import Attachment, file_count_column
-from ip2a.rows import _owned_statement, read_owned, read_record
+from ip2a.rows import _owned_statement, live_record_or_404, read_owned, read_record
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberEmployment
 from organizations.factories import EmployerFactory
@@ -70,6 +71,15 @@ def test_a_model_whose_fields_the_orm_converts_on_reading_is_refused():
         read_record(Member.pgh_event_model, 1, live_only=False, using=DEFAULT_DB_ALIAS)
 
 
+def test_live_record_or_404_gives_the_live_record_and_404_for_a_deleted_or_missing_one():
+    member, deleted = MemberFactory(), MemberFactory(deleted_at=timezone.now())
+
+    assert live_record_or_404(Member, member.pk) == member
+    for pk in (deleted.pk, 987_654_321):
+        with pytest.raises(Http404, match="No member found"):
+            live_record_or_404(Member, pk)
+
+
 def owned(member, **options):
     return read_owned(member, "employments", using=DEFAULT_DB_ALIAS, **options)
 
@@ -114,6 +124,41 @@ def test_extra_columns_are_set_on_each_row_the_live_file_counts_as_counts_for_gi
 
     assert {job.pk: job.file_count for job in found} == {with_files.pk: 2, without.pk: 0}
     assert Attachment.objects.counts_for(found) == {with_files.pk: 2}
+
+
+def test_matching_keeps_the_rows_equal_on_each_field_as_filter_does():
+    member = MemberFactory()
+    MemberEmploymentFactory(member=member, start_date=date(2019, 3, 1), end_date=date(2020, 1, 31))
+    current = MemberEmploymentFactory(member=member, start_date=date(2024, 5, 6))
+    MemberEmploymentFactory()  # another member's current job
+
+    found = owned(member, joined=("organization",), matching={"is_current": True})
+    past = owned(member, matching={"is_current": False, "job_title": current.job_title})
+
+    assert [(job.pk, job.organization.pk) for job in found] == [(current.pk, current.organization_id)]
+    assert past == list(member.employments.filter(is_current=False, job_title=current.job_title))
+
+
+def test_matching_only_non_null_values_of_the_rows_own_columns():
+    member = MemberFactory()
+    with pytest.raises(ValueError, match="not NULL"):
+        owned(member, matching={"end_date": None})
+    for name in ("organization", "member__status", "no_such_field"):
+        with pytest.raises(ValueError, match=f"own columns; '{name}' is not one"):
+            owned(member, matching={name: 1})
+
+
+def test_member_current_employment_reads_the_open_job_with_its_employer_in_one_query():
+    job = MemberEmploymentFactory(start_date=date(2024, 5, 6))
+    MemberEmploymentFactory(member=job.member, start_date=date(2019, 3, 1), end_date=date(2020, 1, 31))
+    member = Member.objects.get(pk=job.member_id)
+
+    with CaptureQueriesContext(connection) as queries:
+        current = member.current_employment
+        employer = current.organization.name
+
+    assert len(queries) == 1
+    assert (current.pk, employer, current.member is member) == (job.pk, job.organization.name, True)
 
 
 def test_a_record_without_owned_rows_gives_an_empty_list():
