@@ -611,6 +611,23 @@ def test_contact_create_as_primary_demotes_the_previous_primary(role_client):
     assert (primary.is_primary, new.is_primary) == (False, True)
 
 
+def test_contact_create_runs_a_fixed_number_of_queries(role_client, django_assert_max_num_queries):
+    primary = OrganizationContactFactory(is_primary=True)
+    client = role_client("staff")
+    client.get(url("contact_create", primary.organization_id))  # the form first, as a user opens it
+
+    # The organization read once for the form; the service locks it once, demotes the primary and inserts, and
+    # leaves the constraints the form asked (names not blank) and the one-primary index to the insert.
+    with django_assert_max_num_queries(13):
+        response = client.post(
+            url("contact_create", primary.organization_id),
+            {"first_name": "Ana", "last_name": "Ruiz", "is_primary": "on"},
+        )
+
+    assert response.status_code == 302
+    assert list(OrganizationContact.objects.filter(is_primary=True).values_list("last_name", flat=True)) == ["Ruiz"]
+
+
 def test_contact_create_shows_the_blank_name_message(role_client):
     organization = OrganizationFactory()
 
