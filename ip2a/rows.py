@@ -9,7 +9,8 @@ through ``Model.from_db`` and each joined row cached on its foreign key, as sele
 read_owned() does the same for the rows a record owns (a member's jobs with their employers, which a member
 page's first view reads): in place of the related manager with select_related() and a second query for the file
 counts, one statement written once (the ad hoc timing is in the commit message that added it; the A/B run is in
-docs/benchmarks.md, session 16).
+docs/benchmarks.md, session 16). read_matching(), which it builds on, reads the rows equal to given values on a
+few columns: a member's current job (the add-job form), a record's attachments (their panel).
 """
 
 import functools
@@ -55,35 +56,54 @@ def read_owned(
 ) -> list[Model]:
     """The rows pointing to ``parent`` through its reverse relation ``related_name`` (``parent.<related_name>
     .select_related(*joined)`` in the related model's Meta.ordering), on database ``using``, each with
-    ``parent`` and its ``joined`` rows cached on their foreign keys. ``extra`` holds (attribute, SQL, params)
-    triples: a column computed over the row (the related table is aliased ``t0``), set as that attribute of each
-    instance — a correlated count, say. ``matching`` ({field name: value}, the model's own non-null values)
-    keeps only the rows equal on each, as ``.filter(**matching)`` would. Reads every row the table holds for the
-    parent: no soft-delete filter, so only for models without one (owned rows). Refused with ValueError as
-    read_record() refuses, and for an ordering that is not by the model's own columns."""
+    ``parent`` and its ``joined`` rows cached on their foreign keys. ``extra`` and ``matching`` as
+    read_matching() takes them. Reads every row the table holds for the parent: no soft-delete filter, so only
+    for models without one (owned rows). Refused with ValueError as read_matching() refuses."""
     relation = parent._meta.get_field(related_name)
     if not isinstance(relation, ManyToOneRel) or isinstance(relation, OneToOneRel):
         raise ValueError(f"{type(parent).__name__}.{related_name} is not a reverse relation to many rows.")
     model, field = relation.related_model, relation.field
     if hasattr(model, "all_objects"):
         raise ValueError(f"{model.__name__} has soft-deleted rows, which read_owned() would not leave out.")
-    names = tuple(name for name, _sql, _params in extra)
-    matching = matching or {}
+    matching = {field.attname: getattr(parent, field.target_field.attname), **(matching or {})}
+    found = read_matching(model, matching, joined=joined, extra=extra, live_only=False, using=using)
+    for instance in found:
+        field.set_cached_value(instance, parent)
+    return found
+
+
+def read_matching(
+    model: type[Model],
+    matching: dict,
+    *,
+    joined: tuple[str, ...] = (),
+    extra: tuple = (),
+    live_only: bool,
+    using: str,
+) -> list[Model]:
+    """The rows of ``model`` equal to ``matching`` ({field name: value}: the model's own columns, a foreign key
+    by its attname, non-null values) on each field, as ``model.<manager>.filter(**matching)
+    .select_related(*joined)`` reads them in Meta.ordering, on database ``using``, with their ``joined`` rows
+    cached on their foreign keys. ``live_only`` leaves out soft-deleted rows. ``extra`` holds (attribute, SQL,
+    params) triples: a column computed over the row (the table is aliased ``t0``), set as that attribute of
+    each instance — a correlated count, say. Refused with ValueError as read_record() refuses, and for an
+    ordering that is not by the model's own columns."""
     if any(value is None for value in matching.values()):
-        raise ValueError("read_owned() matches values, not NULL: pass only non-null values in matching.")
+        raise ValueError("read_matching() matches values, not NULL: pass only non-null values.")
     equal = tuple(matching)
-    sql, parts = _owned_statement(model, field.name, joined, tuple(sql for _name, sql, _params in extra), equal, using)
-    params = [value for _name, _sql, values in extra for value in values]
+    names = tuple(name for name, _sql, _params in extra)
+    extra_sql = tuple(sql for _name, sql, _params in extra)
+    sql, parts = _matching_statement(model, equal, joined, extra_sql, live_only, using)
     connection = connections[using]
-    equal_values = [_matched_field(model, name).get_db_prep_value(matching[name], connection) for name in equal]
+    params = [value for _name, _sql, values in extra for value in values]
+    params += [_matched_field(model, name).get_db_prep_value(matching[name], connection) for name in equal]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, getattr(parent, field.target_field.attname), *equal_values])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     found = []
     extra_start = parts[-1][3]
     for row in rows:
         instance = _instance(model, joined, parts, row, using)
-        field.set_cached_value(instance, parent)
         for name, value in zip(names, row[extra_start:], strict=True):
             setattr(instance, name, value)
         found.append(instance)
@@ -116,30 +136,32 @@ def _record_statement(model, joined: tuple[str, ...], live_only: bool, using: st
 
 
 @functools.cache
-def _owned_statement(
-    model, fk_name: str, joined: tuple[str, ...], extra: tuple[str, ...], equal: tuple[str, ...], using: str
+def _matching_statement(
+    model, equal: tuple[str, ...], joined: tuple[str, ...], extra: tuple[str, ...], live_only: bool, using: str
 ):
-    """The SELECT for read_owned(): the columns of _select() and then the ``extra`` ones; the rows of one parent,
-    and equal to a parameter on each of the fields ``equal`` names."""
+    """The SELECT for read_matching(): the columns of _select() and then the ``extra`` ones; the rows equal to a
+    parameter on each of the fields ``equal`` names (and live: ``live_only``), in the model's Meta.ordering."""
     quote = connections[using].ops.quote_name
     select, parts = _select(model, joined, using, extra)
     order = []
     for name in model._meta.ordering:
         field = _own_column(model, name)
         order.append(f"t0.{quote(field.column)}{' DESC' if name.startswith('-') else ''}")
-    conditions = [model._meta.get_field(fk_name).column, *(_matched_field(model, name).column for name in equal)]
-    where = " AND ".join(f"t0.{quote(column)} = %s" for column in conditions)
-    return prepared(f"{select} WHERE {where}{' ORDER BY ' + ', '.join(order) if order else ''}"), parts
+    conditions = [f"t0.{quote(_matched_field(model, name).column)} = %s" for name in equal]
+    if live_only:
+        conditions.append(f"t0.{quote(model._meta.get_field('deleted_at').column)} IS NULL")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return prepared(f"{select}{where}{' ORDER BY ' + ', '.join(order) if order else ''}"), parts
 
 
 def _matched_field(model, name: str):
-    """The field a read_owned() ``matching`` key names: one of the model's own columns, not a relation."""
+    """The field a read_matching() key names: one of the model's own columns, or a foreign key by its attname."""
     try:
         field = model._meta.get_field(name)
     except FieldDoesNotExist:
         field = None
-    if field is None or not field.concrete or field.is_relation:
-        raise ValueError(f"read_owned() matches {model.__name__}'s own columns; {name!r} is not one.")
+    if field is None or not field.concrete or (field.is_relation and name != field.attname):
+        raise ValueError(f"read_matching() matches {model.__name__}'s own columns; {name!r} is not one.")
     return field
 
 
@@ -147,7 +169,7 @@ def _own_column(model, name):
     """The field a Meta.ordering entry names, when it is one of the model's own columns (not a relation, which
     the ORM would sort by the related model's ordering, nor a lookup or an expression); else ValueError."""
     if not isinstance(name, str):
-        raise ValueError(f"{model.__name__} is ordered by an expression, which read_owned() does not write.")
+        raise ValueError(f"{model.__name__} is ordered by an expression, which read_matching() does not write.")
     bare = name.removeprefix("-")
     try:
         field = model._meta.pk if bare == "pk" else model._meta.get_field(bare)

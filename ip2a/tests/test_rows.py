@@ -4,6 +4,8 @@ owns), from SQL written once."""
 from datetime import date
 
 import pytest
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
@@ -11,7 +13,7 @@ from django.utils import timezone
 
 from attachments.factories import AttachmentFactory
 from attachments.models import Attachment, file_count_column
-from ip2a.rows import _owned_statement, live_record_or_404, read_owned, read_record
+from ip2a.rows import _matching_statement, live_record_or_404, read_matching, read_owned, read_record
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberEmployment
 from organizations.factories import EmployerFactory
@@ -148,6 +150,27 @@ def test_matching_only_non_null_values_of_the_rows_own_columns():
             owned(member, matching={name: 1})
 
 
+def test_read_matching_gives_a_records_attachments_as_the_orm_does_live_only_or_all():
+    member, other = MemberFactory(), MemberFactory()
+    older = AttachmentFactory(target_obj=member)
+    deleted = AttachmentFactory(target_obj=member, deleted_at=timezone.now())
+    newest = AttachmentFactory(target_obj=member, uploaded_by=User.objects.create_user("uploader"))
+    AttachmentFactory(target_obj=other)  # another record's file
+    matching = {"target_type_id": ContentType.objects.get_for_model(Member).pk, "target_id": member.pk}
+    expected = Attachment.all_objects.for_target(member).select_related("uploaded_by")
+
+    with CaptureQueriesContext(connection) as queries:
+        every = read_matching(Attachment, matching, joined=("uploaded_by",), live_only=False, using=DEFAULT_DB_ALIAS)
+        uploaders = [attachment.uploaded_by for attachment in every]
+    live = read_matching(Attachment, matching, live_only=True, using=DEFAULT_DB_ALIAS)
+
+    assert len(queries) == 1
+    assert [a.pk for a in every] == [a.pk for a in expected] == [newest.pk, deleted.pk, older.pk]
+    assert [a.pk for a in live] == [a.pk for a in expected.filter(deleted_at__isnull=True)] == [newest.pk, older.pk]
+    assert [user and user.username for user in uploaders] == ["uploader", None, None]
+    assert every[0].file.name == newest.file.name
+
+
 def test_member_current_employment_reads_the_open_job_with_its_employer_in_one_query():
     job = MemberEmploymentFactory(start_date=date(2024, 5, 6))
     MemberEmploymentFactory(member=job.member, start_date=date(2019, 3, 1), end_date=date(2020, 1, 31))
@@ -176,9 +199,9 @@ def test_only_reverse_relations_to_many_rows_of_models_without_soft_delete_can_b
 @pytest.mark.parametrize("ordering", [["organization"], ["-organization__name"], ["no_such_field"]])
 def test_an_ordering_not_by_the_rows_own_columns_is_refused(monkeypatch, ordering):
     monkeypatch.setattr(MemberEmployment._meta, "ordering", ordering)
-    _owned_statement.cache_clear()  # a statement written for the real ordering must not answer
+    _matching_statement.cache_clear()  # a statement written for the real ordering must not answer
     try:
         with pytest.raises(ValueError, match="not by one of its own columns"):
             owned(MemberFactory())
     finally:
-        _owned_statement.cache_clear()
+        _matching_statement.cache_clear()
