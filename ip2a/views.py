@@ -63,7 +63,7 @@ from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
 from ip2a.roles import INSTRUCTOR
 from ip2a.routers import REPLICA
-from ip2a.rows import read_record
+from ip2a.rows import live_record_or_404, read_record
 
 # Rendered filter form fields (static_filter_form), per process: the key holds everything a field's HTML depends
 # on (data versions included), so an entry never goes stale and needs no invalidation; the oldest entries go
@@ -720,6 +720,15 @@ class ObjectUpdateView(PermissionRequiredMixin, SaveInTransactionMixin, UpdateVi
     """Edit a live record through its ModelForm."""
 
     template_name = "generic/object_form.html"
+    # True for a soft-deletable ``model`` whose every live row may be edited by whoever may edit one (no queryset
+    # scoped per user): the record is read with SQL written once (ip2a.rows.live_record_or_404) instead of a
+    # QuerySet compiled on each GET and POST.
+    reads_live_record = False
+
+    def get_object(self, queryset=None):
+        if queryset is None and self.reads_live_record:
+            return live_record_or_404(self.model, self.kwargs[self.pk_url_kwarg])
+        return super().get_object(queryset)
 
 
 class ObjectActionView(PermissionRequiredMixin, FormView):

@@ -136,6 +136,7 @@ class MemberCreateView(ObjectCreateView):
 class MemberUpdateView(ObjectUpdateView):
     permission_required = "members.change_member"
     model = Member
+    reads_live_record = True
     form_class = MemberForm
     template_name = "members/member_form.html"
 

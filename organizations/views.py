@@ -102,6 +102,7 @@ class OrganizationCreateView(ObjectCreateView):
 class OrganizationUpdateView(ObjectUpdateView):
     permission_required = "organizations.change_organization"
     model = Organization
+    reads_live_record = True
     form_class = OrganizationForm
     template_name = "organizations/organization_form.html"
 
@@ -112,6 +113,7 @@ class OrganizationUpdateView(ObjectUpdateView):
 class OrganizationSaltingView(ObjectUpdateView):
     permission_required = ("organizations.view_organization", "organizations.change_salting")
     model = Organization
+    reads_live_record = True
     form_class = OrganizationSaltingForm
     template_name = "organizations/organization_salting.html"
 

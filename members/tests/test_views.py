@@ -407,6 +407,21 @@ def test_member_update_changes_the_member_but_never_the_status(role_client, job)
     assert (member.first_name, member.classification, member.status) == ("Renamed", "foreman", "active")
 
 
+def test_member_update_reads_the_member_once_and_is_not_found_once_it_is_deleted(role_client, job):
+    member, client = job.member, role_client("staff")
+    client.get(member_url("member_update", member))  # the statements written once, as a user's first visit
+
+    with CaptureQueriesContext(connection) as queries:
+        shown = client.get(member_url("member_update", member))
+    member_reads = [q["sql"] for q in queries.captured_queries if 'FROM "members_member"' in q["sql"]]
+    member.soft_delete(reason="Entered twice")
+    gone = client.get(member_url("member_update", member))
+
+    assert (shown.status_code, shown.context["form"].instance) == (200, member)
+    assert len(member_reads) == 1
+    assert gone.status_code == 404
+
+
 def test_member_status_change_to_retired_ends_the_job_on_the_given_day(role_client, job):
     response = role_client("staff").post(
         member_url("member_status", job.member), {"status": "retired", "ended_on": "2025-06-30", "reason": ""}
