@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends import db
+from django.contrib.sessions.backends.base import UpdateError
 from django.core.exceptions import ValidationError
 from django.core.signals import request_started
 from django.db import connections, router
@@ -84,6 +85,26 @@ class SessionStore(db.SessionStore):
         if user_id is not None:
             prefetched_user.set((user_id, row[3:] if row[2] else None))
         return model(session_key=self.session_key, session_data=row[0], expire_date=row[1])
+
+    def save(self, must_create=False):
+        """Django's save, but an existing session's row (the renewal SessionIdleMiddleware asks for at most once a
+        minute, or a flash message) is written by one UPDATE in autocommit instead of a model save in a
+        transaction of its own (BEGIN, the ORM's compiled UPDATE, COMMIT): the same columns written, and
+        UpdateError when the row is gone, as Django raises. Creating a session is Django's own."""
+        if must_create or self.session_key is None:
+            return super().save(must_create)
+        data = self._get_session()
+        connection = connections[router.db_for_write(self.model)]
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {quote(self.model._meta.db_table)} SET session_data = %s, expire_date = %s "
+                "WHERE session_key = %s",
+                [self.encode(data), self.get_expiry_date(), self.session_key],
+            )
+            updated = cursor.rowcount
+        if updated != 1:
+            raise UpdateError
 
     def load(self):
         data = super().load()

@@ -3,11 +3,13 @@ user are read in one statement, and the user read that way is as fresh as a read
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ip2a import sessions
-from ip2a.sessions import prefetched_user, take_prefetched_user, user_columns
+from ip2a.sessions import SessionStore, prefetched_user, take_prefetched_user, user_columns
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +96,38 @@ def test_a_prefetched_row_is_handed_out_once_and_only_for_its_user():
     prefetched_user.set((7, None))  # the session named a user that no longer exists
     assert take_prefetched_user(7) == (True, None)
     assert take_prefetched_user(7) == (False, None)
+
+
+def test_a_renewal_writes_the_existing_row_with_one_update_and_no_transaction_of_its_own(signed_in, monkeypatch):
+    client, _user = signed_in
+    monkeypatch.setattr("ip2a.middleware.RENEW_AFTER_SECONDS", 0)  # renew on this request
+    before = Session.objects.get()
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(PAGE).status_code == 200
+
+    after = Session.objects.get()
+    writes = [q["sql"] for q in queries if 'UPDATE "django_session"' in q["sql"]]
+    assert len(writes) == 1
+    assert not any(q["sql"].startswith(("SAVEPOINT", "BEGIN")) for q in queries)
+    assert after.session_key == before.session_key
+    assert after.expire_date > before.expire_date
+    assert after.get_decoded()["last_seen"] >= before.get_decoded().get("last_seen", 0)
+
+
+def test_saving_a_session_whose_row_is_gone_raises_update_error_as_django_does(signed_in):
+    client, _user = signed_in
+    store = SessionStore(session_key=client.session.session_key)
+    store["anything"] = 1
+    Session.objects.all().delete()
+
+    with pytest.raises(UpdateError):
+        store.save()
+
+
+def test_a_new_session_is_created_by_djangos_own_save():
+    store = SessionStore()
+    store["anything"] = 1
+    store.save()
+
+    assert Session.objects.get(session_key=store.session_key).get_decoded() == {"anything": 1}
