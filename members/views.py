@@ -1,13 +1,14 @@
 from django.contrib import messages
 from django.contrib.auth.models import User
-from django.http import HttpResponseRedirect
+from django.db import router
+from django.http import Http404, HttpResponseRedirect
 from django.utils.functional import SimpleLazyObject, cached_property
 
 from attachments.models import file_count_column
 from attachments.services import is_admin
 from audit.timeline import record_events
 from ip2a.caching import tracked_tables, version_key
-from ip2a.rows import live_record_or_404, read_owned
+from ip2a.rows import live_record_or_404, read_owned, read_record
 from ip2a.views import (
     FilteredListView,
     ObjectActionView,
@@ -238,12 +239,23 @@ class EmploymentActionMixin:
 
 class EmploymentEndView(EmploymentActionMixin, ObjectActionView):
     permission_required = "members.change_memberemployment"
-    queryset = MemberEmployment.objects.filter(is_current=True, member__deleted_at__isnull=True).select_related(
-        "member", "organization"
-    )
     form_class = EmploymentEndForm
     template_name = "members/employment_end.html"
     action_label = "End job"
+
+    def get_object(self):
+        """The current job of a live member, with the member and the employer: one statement written once per
+        process (ip2a.rows) on the GET and the POST, where a QuerySet filtered on both was compiled each time."""
+        job = read_record(
+            MemberEmployment,
+            self.kwargs["pk"],
+            live_only=False,
+            joined=("member", "organization"),
+            using=router.db_for_read(MemberEmployment),
+        )
+        if job is None or not job.is_current or job.member.deleted_at is not None:
+            raise Http404("No current job of a live member found matching the query")
+        return job
 
     def form_valid(self, form):
         self.end_date = form.cleaned_data["end_date"]

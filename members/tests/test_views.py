@@ -606,6 +606,28 @@ def test_employment_end_of_a_past_job_is_not_found(role_client):
     assert response.status_code == 404
 
 
+def test_employment_end_of_a_deleted_members_job_or_of_no_job_is_not_found(role_client, job):
+    client = role_client("staff")
+    missing = client.get(reverse("members:employment_end", args=[job.pk + 1000]))
+    job.member.soft_delete(reason="Entered twice")
+
+    response = client.post(reverse("members:employment_end", args=[job.pk]), {"end_date": "2025-01-31"})
+
+    assert (missing.status_code, response.status_code) == (404, 404)
+    assert MemberEmployment.objects.get(pk=job.pk).is_current is True
+
+
+def test_employment_end_page_shows_the_job_its_member_and_employer(role_client, job):
+    response = role_client("staff").get(reverse("members:employment_end", args=[job.pk]))
+
+    assert response.status_code == 200
+    assert response.context["object"] == job
+    assert (response.context["object"].member, response.context["object"].organization) == (
+        job.member,
+        job.organization,
+    )
+
+
 def test_employment_delete_removes_the_row_and_hides_its_attachments(role_client, job):
     attachment = AttachmentFactory(target_obj=job)
 
