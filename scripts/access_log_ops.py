@@ -15,10 +15,11 @@ own, not time spent queued), then:
 Prints, per operation of the Locust mix (locustfile.py), the requests, their share, the mean and median time in
 the portal and the share of the portal's time. Standard library only.
 
-Given several logs (runs of two trees in turn: scripts/ab_ops.sh), it prints one column per run instead: each
-heavy operation's mean time, the run's mean, and each operation's time as a multiple of its run's mean. On a VM
-whose speed drifts between runs (two runs of the same code 18 % apart, docs/benchmarks.md, session 14), that
-ratio is the steadier comparison: the operations of one run share the machine's speed of the moment.
+Given several logs (runs of two trees in turn: scripts/ab_ops.sh), it prints one column per run instead: the
+mean time of each of the six heaviest operations (`--heaviest N`, given first, for more), the run's mean, and
+each operation's time as a multiple of its run's mean. On a VM whose speed drifts between runs (two runs of the
+same code 18 % apart, docs/benchmarks.md, session 14), that ratio is the steadier comparison: the operations of
+one run share the machine's speed of the moment.
 """
 
 import re
@@ -115,17 +116,21 @@ def compare(runs: dict[str, dict[str, list[float]]], heaviest: int = 6) -> list[
     return lines
 
 
-def main(paths: list[str]) -> None:
+def main(paths: list[str], heaviest: int = 6) -> None:
     if len(paths) == 1:
         print("\n".join(report(read(paths[0]))))
         return
     labels = [Path(path).stem.removeprefix("access-") for path in paths]
     if len(set(labels)) != len(labels):
         labels = paths
-    print("\n".join(compare({label: read(path) for label, path in zip(labels, paths, strict=True)})))
+    runs = {label: read(path) for label, path in zip(labels, paths, strict=True)}
+    print("\n".join(compare(runs, heaviest)))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit("usage: scripts/access_log_ops.py ACCESS_LOG [ACCESS_LOG …]")
-    main(sys.argv[1:])
+    arguments, heaviest = sys.argv[1:], 6
+    if arguments[:1] == ["--heaviest"] and len(arguments) > 1 and arguments[1].isdigit():
+        heaviest, arguments = int(arguments[1]), arguments[2:]
+    if not arguments:
+        sys.exit("usage: scripts/access_log_ops.py [--heaviest N] ACCESS_LOG [ACCESS_LOG …]")
+    main(arguments, heaviest)

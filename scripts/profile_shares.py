@@ -11,6 +11,7 @@ then:
     scripts/profile_shares.py mix.raw --cpu            # the same, leaving out samples waiting on a socket
     scripts/profile_shares.py mix.raw --callers 'SQLCompiler.as_sql'   # which portal code calls a frame
     scripts/profile_shares.py mix.raw --cpu --under MemberDetailView   # one page's samples only
+    scripts/profile_shares.py mix.raw --cpu --by-view      # by the view method, or the part outside the views
 
 A sample under a template's rendering counts for the templates (with whatever they call); any other sample
 for the innermost frame of a known library (psycopg, the ORM, …; "portal code" for this project's own).
@@ -18,6 +19,7 @@ Only samples inside a request (under WSGIHandler.__call__) count. Standard libra
 """
 
 import argparse
+import re
 import signal
 import sys
 from collections import Counter
@@ -41,6 +43,8 @@ GROUPS = [
 ]
 APPS = ("ip2a", "members", "audit", "organizations", "training", "attachments")
 WAITING = ("Connection.wait", "_execute_send", "SyncWorker.wait", "close_graceful", "recv", "sendall")
+# A view's own method (named by the class that defines it: ObjectDetailView.get serves every record page).
+VIEW_METHOD = re.compile(r"^\w+View\.(get|post|put|delete|dispatch) \(")
 
 
 def samples(path: str, *, cpu: bool, under: str | None = None):
@@ -75,6 +79,18 @@ def group_of(frames) -> str:
     return "other"
 
 
+def place_of(frames) -> str:
+    """The innermost view method a sample is under, or which part of the request outside the views."""
+    views = [frame for frame in frames if VIEW_METHOD.match(frame)]
+    if views:
+        return "view " + views[-1].partition(" (")[0]
+    if any(frame.startswith("get_user (") for frame in frames):
+        return "outside the views: the session and its user read"
+    if any(frame.startswith("SimpleTemplateResponse.render (") for frame in frames):
+        return "outside the views: the page's template (TemplateResponse)"
+    return "outside the views: middleware, URL resolving, the handler"
+
+
 def short(frame: str) -> str:
     function, _, where = frame.partition(" (")
     return f"{function}:{where.rstrip(')').rsplit(':', 1)[-1]}"
@@ -87,6 +103,7 @@ def main() -> int:
     parser.add_argument("--cpu", action="store_true", help="leave out samples waiting on a socket")
     parser.add_argument("--under", metavar="FRAME", help="only samples under FRAME (e.g. MemberDetailView)")
     parser.add_argument("--callers", metavar="FRAME", help="share of samples under FRAME, by the portal code above it")
+    parser.add_argument("--by-view", action="store_true", help="share of samples by view method, or outside them")
     args = parser.parse_args()
     shares, total = Counter(), 0
     for frames, count in samples(args.raw, cpu=args.cpu, under=args.under):
@@ -96,6 +113,8 @@ def main() -> int:
             if hits:
                 callers = [short(frame) for frame in frames[: hits[0]] if is_portal(frame)][-2:]
                 shares[" < ".join(reversed(callers)) or "(no portal code)"] += count
+        elif args.by_view:
+            shares[place_of(frames)] += count
         else:
             shares[group_of(frames)] += count
     if not total:
