@@ -3,7 +3,8 @@
 Django's database session store reads the session through the ORM on every request: building and compiling
 that query cost ~0.8 ms of CPU here, against ~0.15 ms for the same statement written out (timed ad hoc with
 timeit in `manage.py shell`, not a recorded benchmark), on every page a signed-in user opens. Storage,
-expiry, saving and deleting are Django's own (django.contrib.sessions.backends.db); only the read differs.
+expiry, creating and deleting are Django's own (django.contrib.sessions.backends.db); the read differs, and so
+does writing an existing session (its renewal, once a minute per user: one UPDATE in autocommit, see save()).
 
 Then Django reads the user the session names, a second statement on every request (CachedPermissionBackend,
 ip2a/auth.py). A session key names the same user for its whole life (Django's login() gives the session a new
@@ -23,7 +24,7 @@ from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import UpdateError
 from django.core.exceptions import ValidationError
 from django.core.signals import request_started
-from django.db import connections, router
+from django.db import DatabaseError, connections, router
 from django.utils import timezone
 
 from ip2a.caching import remember
@@ -90,19 +91,27 @@ class SessionStore(db.SessionStore):
         """Django's save, but an existing session's row (the renewal SessionIdleMiddleware asks for at most once a
         minute, or a flash message) is written by one UPDATE in autocommit instead of a model save in a
         transaction of its own (BEGIN, the ORM's compiled UPDATE, COMMIT): the same columns written, and
-        UpdateError when the row is gone, as Django raises. Creating a session is Django's own."""
+        UpdateError when the row is gone or the database refuses, as Django raises. Creating a session is Django's
+        own. Unlike Django's save, no savepoint of its own: a failure inside a caller's transaction aborts that
+        transaction; the portal saves sessions in SessionMiddleware, after the view, outside any transaction."""
         if must_create or self.session_key is None:
             return super().save(must_create)
-        data = self._get_session()
         connection = connections[router.db_for_write(self.model)]
-        quote = connection.ops.quote_name
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {quote(self.model._meta.db_table)} SET session_data = %s, expire_date = %s "
-                "WHERE session_key = %s",
-                [self.encode(data), self.get_expiry_date(), self.session_key],
-            )
-            updated = cursor.rowcount
+        data = self._get_session()
+        quote, meta = connection.ops.quote_name, self.model._meta
+        data_column, expiry_column, key_column = (
+            quote(meta.get_field(name).column) for name in ("session_data", "expire_date", "session_key")
+        )
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {quote(meta.db_table)} SET {data_column} = %s, {expiry_column} = %s "
+                    f"WHERE {key_column} = %s",
+                    [self.encode(data), self.get_expiry_date(), self.session_key],
+                )
+                updated = cursor.rowcount
+        except DatabaseError as exc:
+            raise UpdateError from exc
         if updated != 1:
             raise UpdateError
 
