@@ -62,7 +62,8 @@ def contact_create(
     is_primary: bool = False,
 ) -> OrganizationContact:
     """Add a contact to a live organization; its first contact becomes primary, and a new primary contact
-    demotes the previous one."""
+    demotes the previous one. A refusal is a ValidationError with the messages of the whole contact (the field
+    rules', or the one constraint the database refused first); the portal's form checks names before calling."""
     # Locking the organization serialises contact creation, so two "first" contacts never race.
     organization = Organization.objects.select_for_update().filter(pk=organization.pk).first()
     if organization is None:

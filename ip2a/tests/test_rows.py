@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from attachments.factories import AttachmentFactory
 from attachments.models import Attachment, file_count_column
+from ip2a.database.base import PREPARED_MARK
 from ip2a.rows import _matching_statement, live_record_or_404, read_matching, read_owned, read_record
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberEmployment
@@ -181,6 +182,7 @@ def test_member_current_employment_reads_the_open_job_with_its_employer_in_one_q
         employer = current.organization.name
 
     assert len(queries) == 1
+    assert queries.captured_queries[0]["sql"].endswith(PREPARED_MARK)  # written once, not compiled per call
     assert (current.pk, employer, current.member is member) == (job.pk, job.organization.name, True)
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from attachments.factories import AttachmentFactory
 from audit.models import AccessLog
 from ip2a import views
+from ip2a.database.base import PREPARED_MARK
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberEmployment, MemberStatus
 from members.views import MemberListView
@@ -413,12 +414,13 @@ def test_member_update_reads_the_member_once_and_is_not_found_once_it_is_deleted
 
     with CaptureQueriesContext(connection) as queries:
         shown = client.get(member_url("member_update", member))
-    member_reads = [q["sql"] for q in queries.captured_queries if 'FROM "members_member"' in q["sql"]]
+    member_reads = [q["sql"] for q in queries.captured_queries if '"members_member"' in q["sql"]]
     member.soft_delete(reason="Entered twice")
     gone = client.get(member_url("member_update", member))
 
     assert (shown.status_code, shown.context["form"].instance) == (200, member)
     assert len(member_reads) == 1
+    assert member_reads[0].endswith(PREPARED_MARK)  # ip2a.rows' statement, not a QuerySet compiled per request
     assert gone.status_code == 404
 
 
