@@ -127,10 +127,17 @@ def main(paths: list[str], heaviest: int = 6) -> None:
     print("\n".join(compare(runs, heaviest)))
 
 
-if __name__ == "__main__":
-    arguments, heaviest = sys.argv[1:], 6
-    if arguments[:1] == ["--heaviest"] and len(arguments) > 1 and arguments[1].isdigit():
-        heaviest, arguments = int(arguments[1]), arguments[2:]
-    if not arguments:
+def arguments(argv: list[str]) -> tuple[list[str], int]:
+    """(access logs, how many operations a comparison shows) from the command line."""
+    heaviest = 6
+    if argv[:1] == ["--heaviest"]:
+        if len(argv) < 2 or not argv[1].isdigit() or int(argv[1]) < 1:
+            sys.exit("--heaviest needs a number of operations, e.g. --heaviest 14")
+        heaviest, argv = int(argv[1]), argv[2:]
+    if not argv:
         sys.exit("usage: scripts/access_log_ops.py [--heaviest N] ACCESS_LOG [ACCESS_LOG …]")
-    main(arguments, heaviest)
+    return argv, heaviest
+
+
+if __name__ == "__main__":
+    main(*arguments(sys.argv[1:]))

@@ -2,6 +2,8 @@
 
 import importlib.util
 
+import pytest
+
 from .test_deploy_files import ROOT
 
 spec = importlib.util.spec_from_file_location("access_log_ops", ROOT / "scripts" / "access_log_ops.py")
@@ -50,3 +52,28 @@ def test_several_logs_give_a_column_per_run_with_each_operation_against_its_runs
         ["add employment POST", "0.67", "-"],
         ["member list filtered/search", "-", "0.50"],
     ]
+
+
+def test_a_comparison_shows_the_heaviest_operations_asked_for(tmp_path, capsys):
+    lines = [("GET", "/members/5/?", 40_000), ("GET", "/organizations/?", 20_000), ("GET", "/members/?", 10_000)]
+    logs = [write_log(tmp_path / f"access-{run}.log", lines) for run in ("A1", "B1")]
+
+    access_log_ops.main(*access_log_ops.arguments(["--heaviest", "2", *logs]))
+
+    names = [line.rsplit(maxsplit=2)[0] for line in capsys.readouterr().out.splitlines()[1:4]]
+    assert names == ["member detail GET", "organization list GET", "all requests"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--heaviest", "access.log"], "--heaviest needs a number of operations"),
+        (["--heaviest", "0", "a.log"], "--heaviest needs a number of operations"),
+        (["--heaviest", "3"], "usage: scripts/access_log_ops.py [--heaviest N] ACCESS_LOG"),
+    ],
+)
+def test_a_heaviest_without_a_number_or_without_a_log_is_refused(argv, message):
+    with pytest.raises(SystemExit) as refused:
+        access_log_ops.arguments(argv)
+
+    assert str(refused.value).startswith(message)
