@@ -1015,6 +1015,27 @@ def exit_code(report: dict, *, assert_targets: bool) -> int:
     return 0
 
 
+def verdict_line(report: dict, *, assert_targets: bool) -> str:
+    """The run's one-line summary. A run that passes without --assert-targets while missing --target figures
+    says so, so that "PASSED" is not read as the targets being met."""
+    totals = report["totals"]
+    missed = [target for target in report["targets"] if not target["met"]]
+    if report["exit_code"] != 0:
+        verdict = "FAILED"
+    elif missed and not assert_targets:
+        verdict = (
+            f"PASSED (over 99 % succeeded; {len(missed)} of {len(report['targets'])} --target figures missed, "
+            "not asserted: --assert-targets fails on them)"
+        )
+    else:
+        verdict = "PASSED"
+    return (
+        f"Load test {verdict}: {totals['requests']} requests, {totals['requests_per_second']:.1f} req/s after "
+        f"ramp-up, average {totals['average_ms']:.0f} ms ({totals['band']}), p95 {totals['p95_ms']} ms, "
+        f"{totals['failure_rate'] * 100:.2f} % failed"
+    )
+
+
 def format_report(report: dict) -> list[str]:
     """The text report, one line per list item."""
     config, totals = report["configuration"], report["totals"]

@@ -472,6 +472,28 @@ def test_report_targets_checked_only_when_asserted():
     assert asserted["exit_code"] == 1
 
 
+def test_verdict_says_a_pass_without_asserted_targets_missed_some_and_a_failure_is_failed():
+    plain, asserted, failed = fixture_report(), fixture_report(assert_targets=True), fixture_report(failures=2)
+
+    assert loadtest.verdict_line(plain, assert_targets=False).startswith(
+        "Load test PASSED (over 99 % succeeded; 1 of 4 --target figures missed, not asserted: "
+        "--assert-targets fails on them): 110 requests"
+    )
+    assert loadtest.verdict_line(asserted, assert_targets=True).startswith("Load test FAILED: 110 requests")
+    assert loadtest.verdict_line(failed, assert_targets=False).startswith("Load test FAILED: 110 requests")
+
+
+def test_verdict_is_a_plain_pass_when_every_target_is_met():
+    totals = {"p95_ms": 480, "average_ms": 150.0, "failures": 0, "requests_per_second": 310.0}
+    report = {"exit_code": 0, "totals": {**totals, "requests": 1000, "success_rate": 1.0, "failure_rate": 0.0}}
+    report["totals"]["band"] = loadtest.band(150.0)
+    report["targets"] = loadtest.evaluate_targets(report["totals"])
+
+    assert loadtest.verdict_line(report, assert_targets=False) == (
+        "Load test PASSED: 1000 requests, 310.0 req/s after ramp-up, average 150 ms (good), p95 480 ms, 0.00 % failed"
+    )
+
+
 def test_report_targets_pass():
     totals = {"p95_ms": 480, "average_ms": 150.0, "failures": 0, "requests_per_second": 310.0}
     report = {"totals": {**totals, "requests": 1000, "success_rate": 1.0}}

@@ -202,15 +202,8 @@ class Command(OperatorCommand):
         if options["export"]:
             Path(options["export"]).write_text(json.dumps(report, indent=2))
             self.info.write(f"Report written to {options['export']}.")
-        totals = report["totals"]
-        code = report["exit_code"]
-        verdict = "PASSED" if code == 0 else "FAILED"
-        line = (
-            f"Load test {verdict}: {totals['requests']} requests, {totals['requests_per_second']:.1f} req/s after "
-            f"ramp-up, average {totals['average_ms']:.0f} ms ({totals['band']}), p95 {totals['p95_ms']} ms, "
-            f"{totals['failure_rate'] * 100:.2f} % failed"
-        )
-        return code, line, report
+        line = loadtest.verdict_line(report, assert_targets=config.assert_targets)
+        return report["exit_code"], line, report
 
     def prepare_only(self, config, pools, password, options):
         """Write the pool file for Locust on other hosts and print how to start it; start nothing."""
