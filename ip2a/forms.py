@@ -57,6 +57,22 @@ def integrity_error_message(exc: IntegrityError) -> str:
     return (name and constraint_message(name)) or GENERIC_CONFLICT
 
 
+def save_refused_by_database(instance) -> None:
+    """Validate ``instance``'s fields and clean() (raised as messages of the whole record), then save it, leaving
+    the model's constraints to the database, which enforces them on the INSERT or UPDATE: asking them first
+    costs a query and a savepoint of every write. A refusal becomes a ValidationError carrying the constraint's
+    own message. For services inside transaction.atomic(): as the error leaves it, their transaction (or
+    savepoint) is rolled back, with whatever they wrote before."""
+    try:
+        instance.full_clean(validate_constraints=False)
+    except ValidationError as exc:
+        raise ValidationError(exc.messages) from exc  # callers show them as messages of the whole form
+    try:
+        instance.save()
+    except IntegrityError as exc:
+        raise ValidationError(integrity_error_message(exc)) from exc
+
+
 class AnyYesNoSelect(forms.Select):
     """The widget of a yes/no list filter: "Any" (not filtered), "Yes" or "No" (Django's says "Unknown")."""
 

@@ -35,11 +35,11 @@ def read_record(model: type[Model], pk, *, live_only: bool, joined: tuple[str, .
     return None if row is None else _instance(model, joined, parts, row, using)
 
 
-def live_record_or_404(model: type[Model], pk, *, joined: tuple[str, ...] = ()) -> Model:
-    """read_record() of a live (not soft-deleted) row, on the database the router reads ``model`` from, or
-    Http404: what ``get_object_or_404(model.objects, pk=pk)`` gives, for pages that read a parent record on
-    every request (the add-job and add-contact pages)."""
-    found = read_record(model, pk, live_only=True, joined=joined, using=router.db_for_read(model))
+def record_or_404(model: type[Model], pk, *, live_only: bool = True, joined: tuple[str, ...] = ()) -> Model:
+    """read_record() on the database the router reads ``model`` from, or Http404: what ``get_object_or_404(
+    model.objects, pk=pk)`` gives (``all_objects`` with ``live_only=False``), for pages that read their record
+    on every request (record pages, edit pages, the add-job and add-contact pages' parent)."""
+    found = read_record(model, pk, live_only=live_only, joined=joined, using=router.db_for_read(model))
     if found is None:
         raise Http404(f"No {model._meta.verbose_name} found matching the query")
     return found

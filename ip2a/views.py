@@ -23,7 +23,7 @@ from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationE
 from django.core.paginator import InvalidPage, Paginator
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.db.migrations.executor import MigrationExecutor
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template import Context
 from django.template.loader import get_template, render_to_string
@@ -63,7 +63,7 @@ from ip2a.pagination import EstimatedCountPaginator
 from ip2a.resources import export_bytes
 from ip2a.roles import INSTRUCTOR
 from ip2a.routers import REPLICA
-from ip2a.rows import live_record_or_404, read_record
+from ip2a.rows import record_or_404
 
 # Rendered filter form fields (static_filter_form), per process: the key holds everything a field's HTML depends
 # on (data versions included), so an entry never goes stale and needs no invalidation; the oldest entries go
@@ -620,11 +620,7 @@ class ObjectDetailView(PermissionRequiredMixin, DetailView):
             return super().get_object(queryset)
         model = self.model or self.queryset.model
         live_only = hasattr(model, "all_objects") and not self.shows_deleted()
-        pk = self.kwargs[self.pk_url_kwarg]
-        found = read_record(model, pk, live_only=live_only, joined=self.read_joined, using=router.db_for_read(model))
-        if found is None:
-            raise Http404(f"No {model._meta.verbose_name} found matching the query")
-        return found
+        return record_or_404(model, self.kwargs[self.pk_url_kwarg], live_only=live_only, joined=self.read_joined)
 
     body_versions_read = None  # what body_versions() read for this request
 
@@ -721,13 +717,13 @@ class ObjectUpdateView(PermissionRequiredMixin, SaveInTransactionMixin, UpdateVi
 
     template_name = "generic/object_form.html"
     # True for a soft-deletable ``model`` whose every live row may be edited by whoever may edit one (no queryset
-    # scoped per user): the record is read with SQL written once (ip2a.rows.live_record_or_404) instead of a
+    # scoped per user): the record is read with SQL written once (ip2a.rows.record_or_404) instead of a
     # QuerySet compiled on each GET and POST.
     reads_live_record = False
 
     def get_object(self, queryset=None):
         if queryset is None and self.reads_live_record:
-            return live_record_or_404(self.model, self.kwargs[self.pk_url_kwarg])
+            return record_or_404(self.model, self.kwargs[self.pk_url_kwarg])
         return super().get_object(queryset)
 
 

@@ -5,13 +5,13 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from attachments.models import Attachment, AttachmentCategory, storage_name
 from attachments.services import is_admin
 from audit.history import history_reason
-from ip2a.forms import integrity_error_message
+from ip2a.forms import save_refused_by_database
 from members.models import Member, MemberClassification, MemberEmployment, MemberStatus
 from organizations.models import Organization
 from training.models import Credential, EnrollmentStatus, Student
@@ -198,17 +198,9 @@ def employment_add(
         hourly_rate=hourly_rate,
         notes=notes,
     )
-    try:
-        # The field and date rules and the overlap with the member's other jobs; not the model's constraints
-        # (the end after the start, one current job, a positive rate), which the database enforces on the INSERT
-        # below: asking them first cost six round trips (two queries, each in a savepoint) of every add.
-        employment.full_clean(validate_constraints=False)
-    except ValidationError as exc:
-        raise ValidationError(exc.messages) from exc  # callers show them as messages of the whole form
-    try:
-        employment.save()
-    except IntegrityError as exc:  # this function's transaction (or savepoint) is rolled back as it raises
-        raise ValidationError(integrity_error_message(exc)) from exc
+    # The field and date rules and the overlap with the member's other jobs here; the model's constraints (the end
+    # after the start, one current job, a positive rate) on the INSERT: asking them first cost six round trips.
+    save_refused_by_database(employment)
     return employment
 
 

@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.models import User
-from django.db import router
 from django.http import Http404, HttpResponseRedirect
 from django.utils.functional import SimpleLazyObject, cached_property
 
@@ -8,7 +7,7 @@ from attachments.models import file_count_column
 from attachments.services import is_admin
 from audit.timeline import record_events
 from ip2a.caching import tracked_tables, version_key
-from ip2a.rows import live_record_or_404, read_owned, read_record
+from ip2a.rows import read_owned, record_or_404
 from ip2a.views import (
     FilteredListView,
     ObjectActionView,
@@ -206,7 +205,7 @@ class EmploymentCreateView(EmploymentFormMixin, ObjectCreateView):
 
     @cached_property
     def member(self):
-        return live_record_or_404(Member, self.kwargs["pk"])
+        return record_or_404(Member, self.kwargs["pk"])
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "member": self.member}
@@ -246,14 +245,8 @@ class EmploymentEndView(EmploymentActionMixin, ObjectActionView):
     def get_object(self):
         """The current job of a live member, with the member and the employer: one statement written once per
         process (ip2a.rows) on the GET and the POST, where a QuerySet filtered on both was compiled each time."""
-        job = read_record(
-            MemberEmployment,
-            self.kwargs["pk"],
-            live_only=False,
-            joined=("member", "organization"),
-            using=router.db_for_read(MemberEmployment),
-        )
-        if job is None or not job.is_current or job.member.deleted_at is not None:
+        job = record_or_404(MemberEmployment, self.kwargs["pk"], live_only=False, joined=("member", "organization"))
+        if not job.is_current or job.member.deleted_at is not None:
             raise Http404("No current job of a live member found matching the query")
         return job
 

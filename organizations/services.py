@@ -1,11 +1,11 @@
 """Organization and contact workflows that span rows (DOMAIN.md §4.1), used by the portal and the admin."""
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.history import history_reason
-from ip2a.forms import integrity_error_message
+from ip2a.forms import save_refused_by_database
 from organizations.models import Organization, OrganizationContact
 
 CURRENT_EMPLOYEES_REFUSAL = "Members currently work here; end their jobs before deleting the organization."
@@ -79,16 +79,9 @@ def contact_create(
         is_primary=is_primary,
     )
     contact_settle_primary(contact=contact, organization_locked=True)
-    # The field rules and clean() (trimming); not the constraints (names not blank, one primary contact), which
-    # the database enforces on the INSERT: asking them first cost a query in a savepoint of every add.
-    try:
-        contact.full_clean(validate_constraints=False)
-    except ValidationError as exc:
-        raise ValidationError(exc.messages) from exc
-    try:
-        contact.save()
-    except IntegrityError as exc:  # this function's transaction (or savepoint) is rolled back as it raises
-        raise ValidationError(integrity_error_message(exc)) from exc
+    # The field rules and clean() (trimming) here; the constraints (names not blank, one primary contact) on the
+    # INSERT: asking them first cost a query in a savepoint of every add.
+    save_refused_by_database(contact)
     return contact
 
 

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 from django.views import View
 
-from ip2a.rows import live_record_or_404
+from ip2a.rows import record_or_404
 from ip2a.views import (
     FilteredListView,
     ObjectCreateView,
@@ -161,7 +161,7 @@ class OrganizationContactCreateView(ObjectCreateView):
 
     @cached_property
     def organization(self):
-        return live_record_or_404(Organization, self.kwargs["pk"])
+        return record_or_404(Organization, self.kwargs["pk"])
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()

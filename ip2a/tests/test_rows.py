@@ -14,7 +14,7 @@ from django.utils import timezone
 from attachments.factories import AttachmentFactory
 from attachments.models import Attachment, file_count_column
 from ip2a.database.base import PREPARED_MARK
-from ip2a.rows import _matching_statement, live_record_or_404, read_matching, read_owned, read_record
+from ip2a.rows import _matching_statement, read_matching, read_owned, read_record, record_or_404
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.models import Member, MemberEmployment
 from organizations.factories import EmployerFactory
@@ -74,13 +74,14 @@ def test_a_model_whose_fields_the_orm_converts_on_reading_is_refused():
         read_record(Member.pgh_event_model, 1, live_only=False, using=DEFAULT_DB_ALIAS)
 
 
-def test_live_record_or_404_gives_the_live_record_and_404_for_a_deleted_or_missing_one():
+def test_record_or_404_gives_the_live_record_and_404_for_a_deleted_or_missing_one():
     member, deleted = MemberFactory(), MemberFactory(deleted_at=timezone.now())
 
-    assert live_record_or_404(Member, member.pk) == member
+    assert record_or_404(Member, member.pk) == member
+    assert record_or_404(Member, deleted.pk, live_only=False) == deleted
     for pk in (deleted.pk, 987_654_321):
         with pytest.raises(Http404, match="No member found"):
-            live_record_or_404(Member, pk)
+            record_or_404(Member, pk)
 
 
 def owned(member, **options):
