@@ -3,10 +3,12 @@
 Django's ModelBackend asks the database for a user's own and group permissions on every request (the request's
 user is a fresh object each time), and the roles (ip2a.roles.user_roles) cost a third query. Both are a
 function of the user's groups, the groups' permissions and the user's own permissions, which change only
-when an admin edits them. So each worker keeps them per user and *auth version*: a token in the shared cache
-that any change to those tables replaces (immediately, and again when the change commits, so a request
-reading between the two cannot keep the old grants). One shared-cache read per request replaces the queries;
-a revoked permission takes effect on the next request in every worker.
+when an admin edits them. So they are kept per user and *auth version*: a token in the shared cache that any
+change to those tables replaces (immediately, and again when the change commits, so a request reading between
+the two cannot keep the old grants). Each worker keeps them in its memory, and the shared cache keeps them for
+the other workers, so a user's grants are read from the database once per version, not once per worker. One
+shared-cache read per request replaces the queries; a revoked permission takes effect on the next request in
+every worker.
 """
 
 import contextlib
@@ -17,6 +19,7 @@ from typing import NamedTuple
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission, User
+from django.core.cache import cache
 from django.db import connections, router, transaction
 from django.db.models import CharField, Q, Value
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -26,6 +29,7 @@ from ip2a.sessions import take_prefetched_user, user_columns, user_from_row
 
 VERSION_KEY = "ip2a:auth-version"
 KEPT = 2_000  # users' grants kept per worker (least recently used dropped first)
+SHARED_SECONDS = 3_600  # and in the shared cache, for the other workers (an auth version retires them sooner)
 
 _grants: OrderedDict = OrderedDict()
 
@@ -69,15 +73,33 @@ def grants(user) -> Grants:
 
 
 def _grants_of(user) -> Grants:
-    key = (user.pk, user.is_superuser, auth_version())
+    """The user's grants from this worker's memo, else from the shared cache (read by another worker), else
+    from the database (then shared): each user's grants are read once per auth version, not once per worker.
+    Both keys hold the version, so a change to the role tables retires every copy at once."""
+    version = auth_version()
+    key = (user.pk, user.is_superuser, version)
     found = _grants.get(key)
     if found is not None:
         with contextlib.suppress(KeyError):  # another thread may have dropped it meanwhile
             _grants.move_to_end(key)
         return found
-    found = read_grants(user)
+    shared_key = _shared_key(user, version)
+    shared = cache.get(shared_key)
+    if shared is not None:
+        found = Grants(frozenset(shared[0]), frozenset(shared[1]))
+    else:
+        found = read_grants(user)
+        cache.set(shared_key, (sorted(found.roles), sorted(found.permissions)), SHARED_SECONDS)
     remember(_grants, key, found, KEPT)
     return found
+
+
+def _shared_key(user, version: str) -> str:
+    """The shared cache's key of a user's grants: under the database's name, since deployments or test runs
+    sharing one cache have users with the same ids."""
+    database = connections[router.db_for_read(User)].settings_dict["NAME"]
+    where = hashlib.sha256(str(database).encode()).hexdigest()[:16]
+    return f"ip2a:grants:{where}:{user.pk}:{int(user.is_superuser)}:{version}"
 
 
 def read_grants(user) -> Grants:

@@ -473,6 +473,24 @@ def test_grants_are_read_once_per_user_until_the_role_tables_change(make_user):
     assert user_roles(User.objects.get(pk=user.pk)) == ["staff", "organizer"]
 
 
+def test_grants_read_by_one_worker_are_shared_with_the_others_until_the_role_tables_change(make_user):
+    user = make_user("staff")
+    assert auth.grants(User.objects.get(pk=user.pk)).roles == {"staff"}
+    auth._grants.clear()  # another worker: nothing in its own memory
+
+    fresh = User.objects.get(pk=user.pk)
+    with CaptureQueriesContext(connection) as captured:
+        assert auth.grants(fresh).roles == {"staff"}
+    assert captured.captured_queries == []  # from the shared cache
+
+    user.groups.add(Group.objects.get(name="organizer"))
+    auth._grants.clear()
+    fresh = User.objects.get(pk=user.pk)
+    with CaptureQueriesContext(connection) as captured:
+        assert auth.grants(fresh).roles == {"staff", "organizer"}
+    assert len(captured.captured_queries) == 1  # the shared copy was retired with the version: read again
+
+
 def test_an_inactive_user_has_no_permission(make_user):
     user = make_user("admin")
     user.is_active = False
