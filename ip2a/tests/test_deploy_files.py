@@ -527,10 +527,10 @@ def test_nginx_image_supports_the_directives_the_config_uses():
 # --- The Dockerfile ---------------------------------------------------------------------------------------
 
 
-def test_dockerfile_builds_on_python_312_slim_and_ends_with_the_web_stage():
+def test_dockerfile_builds_on_python_313_slim_and_ends_with_the_web_stage():
     stages = dockerfile_stages()
 
-    assert stages["base"]["from"] == "python:3.12-slim"
+    assert stages["base"]["from"] == "python:3.13-slim"
     assert list(stages)[-1] == "web"  # `docker build .` gives the web image
     assert target("web") == target("migrate") == "web"
     assert {target(name) for name in LOADTEST_SERVICES} == {"load"}
