@@ -6,9 +6,9 @@ function of the user's groups, the groups' permissions and the user's own permis
 when an admin edits them. So they are kept per user and *auth version*: a token in the shared cache that any
 change to those tables replaces (immediately, and again when the change commits, so a request reading between
 the two cannot keep the old grants). Each worker keeps them in its memory, and the shared cache keeps them for
-the other workers, so a user's grants are read from the database once per version, not once per worker. One
-shared-cache read per request replaces the queries; a revoked permission takes effect on the next request in
-every worker.
+the other workers, so a user's grants are usually read from the database once per version, not once per
+worker. One shared-cache read per request replaces the queries; a revoked permission takes effect on the next
+request in every worker.
 """
 
 import contextlib
@@ -24,6 +24,7 @@ from django.db import connections, router, transaction
 from django.db.models import CharField, Q, Value
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from ip2a import routers
 from ip2a.caching import cache_token, new_token, remember
 from ip2a.sessions import take_prefetched_user, user_columns, user_from_row
 
@@ -74,8 +75,11 @@ def grants(user) -> Grants:
 
 def _grants_of(user) -> Grants:
     """The user's grants from this worker's memo, else from the shared cache (read by another worker), else
-    from the database (then shared): each user's grants are read once per auth version, not once per worker.
-    Both keys hold the version, so a change to the role tables retires every copy at once."""
+    from the database (then shared): each user's grants are usually read once per auth version, not once per
+    worker. Both keys hold the version, so a change to the role tables retires every copy at once.
+
+    Grants read inside a write transaction are kept by neither: they may hold that transaction's own change to
+    the role tables, which bumped the version at once but may still roll back (and then never bump it again)."""
     version = auth_version()
     key = (user.pk, user.is_superuser, version)
     found = _grants.get(key)
@@ -89,16 +93,19 @@ def _grants_of(user) -> Grants:
         found = Grants(frozenset(shared[0]), frozenset(shared[1]))
     else:
         found = read_grants(user)
+        if routers.in_write_transaction():
+            return found
         cache.set(shared_key, (sorted(found.roles), sorted(found.permissions)), SHARED_SECONDS)
     remember(_grants, key, found, KEPT)
     return found
 
 
 def _shared_key(user, version: str) -> str:
-    """The shared cache's key of a user's grants: under the database's name, since deployments or test runs
-    sharing one cache have users with the same ids."""
-    database = connections[router.db_for_read(User)].settings_dict["NAME"]
-    where = hashlib.sha256(str(database).encode()).hexdigest()[:16]
+    """The shared cache's key of a user's grants: under the database's server and name, since deployments or
+    test runs sharing one cache have users with the same ids."""
+    settings_dict = connections[router.db_for_read(User)].settings_dict
+    database = repr(tuple(settings_dict.get(name) for name in ("HOST", "PORT", "NAME")))
+    where = hashlib.sha256(database.encode()).hexdigest()[:16]
     return f"ip2a:grants:{where}:{user.pk}:{int(user.is_superuser)}:{version}"
 
 

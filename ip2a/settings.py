@@ -209,7 +209,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# ModelBackend's rules, with each user's permissions and roles kept per worker until the role tables change.
+# ModelBackend's rules, with each user's permissions and roles kept (per worker and in the shared cache) until
+# the role tables change.
 AUTHENTICATION_BACKENDS = ["ip2a.auth.CachedPermissionBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"

@@ -8,7 +8,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -489,6 +489,30 @@ def test_grants_read_by_one_worker_are_shared_with_the_others_until_the_role_tab
     with CaptureQueriesContext(connection) as captured:
         assert auth.grants(fresh).roles == {"staff", "organizer"}
     assert len(captured.captured_queries) == 1  # the shared copy was retired with the version: read again
+
+
+def test_grants_read_inside_a_write_transaction_that_rolls_back_are_kept_nowhere(make_user):
+    user = make_user("staff")
+    with transaction.atomic():
+        user.groups.add(Group.objects.get(name="organizer"))  # bumps the version at once; never commits
+        assert auth.grants(User.objects.get(pk=user.pk)).roles == {"staff", "organizer"}
+        transaction.set_rollback(True)
+
+    assert not user.groups.filter(name="organizer").exists()
+    auth._grants.clear()  # another worker
+    assert auth.grants(User.objects.get(pk=user.pk)).roles == {"staff"}
+
+
+def test_grants_in_the_shared_cache_are_kept_per_database(make_user, monkeypatch):
+    user = make_user("staff")
+    auth.grants(User.objects.get(pk=user.pk))
+    auth._grants.clear()
+    fresh = User.objects.get(pk=user.pk)
+    monkeypatch.setitem(connection.settings_dict, "NAME", "another_deployment")  # same cache, same user id
+
+    with CaptureQueriesContext(connection) as captured:
+        auth.grants(fresh)
+    assert len(captured.captured_queries) == 1  # read: the other database's copy is not this one's
 
 
 def test_an_inactive_user_has_no_permission(make_user):
