@@ -25,7 +25,7 @@ from django.db.models import CharField, Q, Value
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from ip2a import routers
-from ip2a.caching import cache_token, new_token, remember
+from ip2a.caching import cache_token, database_scope, new_token, remember
 from ip2a.sessions import take_prefetched_user, user_columns, user_from_row
 
 VERSION_KEY = "ip2a:auth-version"
@@ -88,25 +88,20 @@ def _grants_of(user) -> Grants:
             _grants.move_to_end(key)
         return found
     shared_key = _shared_key(user, version)
-    shared = cache.get(shared_key)
-    if shared is not None:
-        found = Grants(frozenset(shared[0]), frozenset(shared[1]))
-    else:
+    found = cache.get(shared_key)
+    if found is None:
         found = read_grants(user)
         if routers.in_write_transaction():
             return found
-        cache.set(shared_key, (sorted(found.roles), sorted(found.permissions)), SHARED_SECONDS)
+        cache.set(shared_key, found, SHARED_SECONDS)
     remember(_grants, key, found, KEPT)
     return found
 
 
 def _shared_key(user, version: str) -> str:
-    """The shared cache's key of a user's grants: under the database's server and name, since deployments or
-    test runs sharing one cache have users with the same ids."""
-    settings_dict = connections[router.db_for_read(User)].settings_dict
-    database = repr(tuple(settings_dict.get(name) for name in ("HOST", "PORT", "NAME")))
-    where = hashlib.sha256(database.encode()).hexdigest()[:16]
-    return f"ip2a:grants:{where}:{user.pk}:{int(user.is_superuser)}:{version}"
+    """The shared cache's key of a user's grants, under the database's scope (ip2a.caching.database_scope)."""
+    scope = database_scope(router.db_for_read(User))
+    return f"ip2a:grants:{scope}:{user.pk}:{int(user.is_superuser)}:{version}"
 
 
 def read_grants(user) -> Grants:

@@ -28,7 +28,7 @@ from collections import OrderedDict
 from django.apps import apps
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, connections, router
+from django.db import DEFAULT_DB_ALIAS, connections, router
 
 from ip2a.database.base import prepared
 
@@ -198,10 +198,21 @@ def model_tables() -> frozenset[str]:
     return frozenset(model._meta.db_table for model in apps.get_models(include_auto_created=True))
 
 
+def database_scope(alias: str = DEFAULT_DB_ALIAS) -> str:
+    """A short name of the database behind ``alias`` (its server and name), part of every shared-cache key that
+    holds its data: deployments or test runs sharing one cache can have equal versions and the same ids."""
+    settings_dict = connections[alias].settings_dict
+    return _scope_of(tuple(str(settings_dict.get(name)) for name in ("HOST", "PORT", "NAME")))
+
+
+@functools.lru_cache(maxsize=64)
+def _scope_of(server_and_name: tuple[str, ...]) -> str:
+    return hashlib.sha256(repr(server_and_name).encode()).hexdigest()[:16]
+
+
 def version_key(*parts, versions: dict[str, Version]) -> str:
-    """A cache key of the parts and the versions, under the database's name (deployments or test runs sharing
-    one cache can have equal versions)."""
-    text = repr((connection.settings_dict["NAME"], parts, sorted(versions.items())))
+    """A cache key of the parts and the versions, under the database's scope (database_scope)."""
+    text = repr((database_scope(), parts, sorted(versions.items())))
     return "v:" + hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -13,7 +13,6 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, prefetch_related_objects
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
@@ -23,7 +22,7 @@ from django.utils.safestring import mark_safe
 from django.views.generic import TemplateView
 
 from ip2a.auth import grants
-from ip2a.caching import data_versions, table_versions, tracked_tables, version_key
+from ip2a.caching import data_versions, database_scope, table_versions, tracked_tables, version_key
 from ip2a.roles import user_roles
 from members.models import Member, MemberClassification, MemberEmployment
 from training.models import (
@@ -72,9 +71,9 @@ def link(url_name: str, **params) -> str | None:
 
 def cache_key(panel: Panel, user, versions: dict) -> str:
     """database + panel + role set (+ user id when limited to own cohorts) + the data version + today (dates
-    move). The database name keeps apart deployments or test runs sharing one cache, whose versions can match."""
+    move). The database's scope keeps apart deployments or test runs sharing one cache, whose versions can match."""
     roles = user_roles(user) + (["superuser"] if user.is_superuser else [])
-    parts = ["dashboard", connection.settings_dict["NAME"], panel.name, "+".join(roles) or "none"]
+    parts = ["dashboard", database_scope(), panel.name, "+".join(roles) or "none"]
     if panel.scoped and limited_to_own_cohorts(user):
         parts.append(f"user{user.pk}")
     tables = sorted(model.pgh_event_model._meta.db_table for model in panel.models_for(user))
