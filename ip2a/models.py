@@ -98,6 +98,22 @@ class TimestampedModel(models.Model):
             kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}  # auto_now needs naming here
         super().save(*args, **kwargs)
 
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):
+        """The row as Django builds it, remembering the values it was read with (``loaded_values()``)."""
+        instance = super().from_db(db, field_names, values, **kwargs)
+        instance._loaded_from_db = (field_names, values)  # two references: nothing is copied per row read
+        return instance
+
+    def loaded_values(self) -> dict:
+        """{attname: value} of the columns this instance was read with from the database; empty for a row built
+        in Python (a new one, or one not read through the ORM's from_db())."""
+        loaded = self.__dict__.get("_loaded_from_db")
+        if loaded is None or self._state.adding:
+            return {}
+        names, values = loaded
+        return dict(zip(names, values, strict=True))
+
     def clean_fields(self, exclude=None):
         """Django's clean_fields(), except that a foreign key set to a row loaded from the database (a form's
         choice, a service's locked row) is not looked up again: Django asks whether that row exists with a query

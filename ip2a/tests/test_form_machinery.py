@@ -255,3 +255,88 @@ def test_member_form_checks_its_constraints_in_one_query():
     checks = [query["sql"] for query in queries if "COALESCE" in query["sql"]]
     assert len(checks) == 1
     assert checks[0].count("_check_") == 4  # status is not on the edit form
+
+
+@pytest.mark.django_db
+def test_constraints_reading_only_values_the_row_was_read_with_are_not_asked():
+    """A member read from the database with only its phone changed: each constraint reads fields that still hold
+    their stored values, which the database checked when they were written, so none is asked again."""
+    member = Member.objects.get(pk=MemberFactory().pk)
+    member.phone = "555-123-4567"
+
+    with CaptureQueriesContext(connection) as queries:
+        validate_constraints(member)
+
+    assert queries.captured_queries == []
+
+
+@pytest.mark.django_db
+def test_a_changed_field_has_its_constraints_asked_with_djangos_errors():
+    taken = MemberFactory(member_number="A1234567")
+    member = Member.objects.get(pk=MemberFactory().pk)
+    member.member_number, member.first_name = taken.member_number, " "
+
+    with pytest.raises(ValidationError) as django_way:
+        member.validate_constraints()
+    with CaptureQueriesContext(connection) as queries, pytest.raises(ValidationError) as asked:
+        validate_constraints(member)
+
+    assert asked.value.message_dict == django_way.value.message_dict
+    assert asked.value.message_dict == {
+        "__all__": [
+            "A member with this member number already exists (numbers are never reused).",
+            "First name may not be blank.",
+        ]
+    }
+    # The number's format and the first name's check in one query, the number's uniqueness in another; the last
+    # name, status and classification checks read values the row holds already.
+    checks = [query["sql"] for query in queries if "_check_" in query["sql"]]
+    assert len(checks) == 1
+    assert checks[0].count("_check_") == 2
+
+
+@pytest.mark.django_db
+def test_a_constraint_over_two_fields_is_asked_when_one_of_them_changed():
+    """The end date moved before an unchanged start date: the constraint reads both, so it is asked."""
+    job = MemberEmployment.objects.get(pk=MemberEmploymentFactory(start_date=dt.date(2021, 1, 4)).pk)
+    job.end_date = dt.date(2021, 1, 1)
+
+    with pytest.raises(ValidationError) as django_way:
+        job.validate_constraints()
+    with pytest.raises(ValidationError) as asked:
+        validate_constraints(job)
+
+    assert asked.value.message_dict == django_way.value.message_dict
+    assert "The end date cannot be before the start date." in asked.value.message_dict["__all__"]
+
+
+@pytest.mark.django_db
+def test_rows_not_read_from_the_database_have_every_constraint_asked():
+    """A new row, and a row saved from Python (a factory's), have no stored values to rely on."""
+    saved = MemberFactory()
+    new = Member(member_number=saved.member_number, first_name="Ana", last_name="Ruiz", classification="journeyman")
+
+    assert saved.loaded_values() == new.loaded_values() == {}
+    with pytest.raises(ValidationError) as asked:
+        validate_constraints(new)
+    with CaptureQueriesContext(connection) as queries:
+        validate_constraints(saved)
+
+    assert asked.value.message_dict == {
+        "__all__": ["A member with this member number already exists (numbers are never reused)."]
+    }
+    assert [query["sql"].count("_check_") for query in queries if "_check_" in query["sql"]] == [5]
+
+
+@pytest.mark.django_db
+def test_a_row_copied_under_a_new_key_has_every_constraint_asked():
+    """A row read, then given no primary key to be saved as another row, holds values other rows hold."""
+    copy = Member.objects.get(pk=MemberFactory().pk)
+    copy.pk = None
+
+    with pytest.raises(ValidationError) as asked:
+        validate_constraints(copy)
+
+    assert asked.value.message_dict == {
+        "__all__": ["A member with this member number already exists (numbers are never reused)."]
+    }

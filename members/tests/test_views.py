@@ -408,6 +408,36 @@ def test_member_update_changes_the_member_but_never_the_status(role_client, job)
     assert (member.first_name, member.classification, member.status) == ("Renamed", "foreman", "active")
 
 
+def test_member_update_of_other_fields_asks_no_constraint_the_stored_values_settle(role_client, job):
+    """The number, names and classification sent back unchanged: the database checked them when they were
+    written, so the save asks neither the check constraints nor the number's uniqueness first."""
+    member, client = job.member, role_client("staff")
+    data = {"member_number": member.member_number, "first_name": member.first_name, "last_name": member.last_name,
+            "classification": member.classification, "phone": "555-201-3344"}  # fmt: skip
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(member_url("member_update", member), data)
+
+    member.refresh_from_db()
+    assert (response.status_code, member.phone) == (302, "555-201-3344")
+    asked = [q["sql"] for q in queries.captured_queries if "_check_" in q["sql"] or 'SELECT 1 AS "a"' in q["sql"]]
+    assert asked == []
+
+
+def test_member_update_to_another_members_number_is_refused_before_the_save(role_client, job):
+    member, other = job.member, MemberFactory()
+    data = {"member_number": other.member_number, "first_name": member.first_name, "last_name": member.last_name,
+            "classification": member.classification}  # fmt: skip
+
+    response = role_client("staff").post(member_url("member_update", member), data)
+
+    assert response.status_code == 400
+    assert response.context["form"].non_field_errors() == [
+        "A member with this member number already exists (numbers are never reused)."
+    ]
+    assert Member.objects.get(pk=member.pk).member_number == member.member_number
+
+
 def test_member_update_reads_the_member_once_and_is_not_found_once_it_is_deleted(role_client, job):
     member, client = job.member, role_client("staff")
     client.get(member_url("member_update", member))  # the statements written once, as a user's first visit
