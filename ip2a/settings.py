@@ -6,7 +6,9 @@ the process attaches to the embedded PostgreSQL server under var/pgdata, startin
 
 import importlib.util
 import ipaddress
+import os
 import secrets
+import sys
 from pathlib import Path
 
 import pghistory
@@ -30,6 +32,11 @@ VAR_DIR = Path(env_str("IP2A_VAR_DIR") or BASE_DIR / "var")
 IP2A_VERSION = __version__
 
 ENVIRONMENTS = ("dev", "test", "staging", "production")
+# A bare `pytest` runs as `make test` does: in the test environment (its own cache folder and the replica
+# mirror), not in dev, where the tests would empty the dev portal's cache. Set in os.environ so that the
+# commands the tests start in subprocesses inherit it. An IP2A_ENV given explicitly is kept.
+if "IP2A_ENV" not in os.environ and "pytest" in sys.modules:
+    os.environ["IP2A_ENV"] = "test"
 IP2A_ENV = env_str("IP2A_ENV", "dev")
 if IP2A_ENV not in ENVIRONMENTS:
     raise ImproperlyConfigured(f"IP2A_ENV must be one of {', '.join(ENVIRONMENTS)}, not {IP2A_ENV!r}.")

@@ -194,3 +194,25 @@ def test_the_release_changes_with_what_pages_are_rendered_from_and_not_with_test
 def test_every_shared_cache_key_starts_with_the_release():
     assert settings.CACHES["default"]["KEY_PREFIX"] == f"r{settings.RELEASE}"
     assert cache.make_key("page") == f"r{settings.RELEASE}:1:page"
+
+
+@pytest.mark.parametrize(("imports_pytest", "expected"), [(True, "test test"), (False, "dev -")])
+def test_a_bare_pytest_run_gets_the_test_environment(imports_pytest, expected):
+    """`pytest` without IP2A_ENV runs as `make test` does (and its subprocesses inherit it); anything else
+    without IP2A_ENV is dev."""
+    code = (
+        ("import pytest; " if imports_pytest else "")
+        + "import os, django; django.setup(); from django.conf import settings; "
+        + "print(settings.IP2A_ENV, os.environ.get('IP2A_ENV', '-'))"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in {"IP2A_ENV", "DATABASE_URL"}}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env=env | {"DJANGO_SETTINGS_MODULE": "ip2a.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.stdout.split("\n")[-2] == expected, result.stderr
