@@ -9,7 +9,7 @@ from django import forms
 from django.apps import apps
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import DatabaseError, IntegrityError, connections, models, transaction
-from django.db.models import BooleanField, CheckConstraint, UniqueConstraint, Value
+from django.db.models import BooleanField, CheckConstraint, F, UniqueConstraint, Value
 from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
 from django.db.models.sql.constants import SINGLE
@@ -233,16 +233,22 @@ def settled_by_stored_values(model, constraint, changed: frozenset | None) -> bo
     is not seen here: the database still refuses a save that breaks a constraint, and the form shows its
     message, ip2a.views.SaveInTransactionMixin.) Constraints on expressions, and kinds other than check and
     unique constraints, are always asked."""
-    if changed is None or not ONE_QUERY_CHECKS:  # the helper below is the one Django's own validate() uses
+    if changed is None or not ONE_QUERY_CHECKS:  # the helpers below are the ones Django's own validate() uses
         return False
-    if isinstance(constraint, CheckConstraint):
-        return not constraint._expression_refs_exclude(model, constraint.condition, changed)
-    if isinstance(constraint, UniqueConstraint) and constraint.fields and not constraint.expressions:
-        if changed.intersection(constraint.fields):
+
+    def reads_only_unchanged(expression) -> bool:
+        # A condition that names no field (raw SQL, say) cannot be judged by its fields: it is asked. Django's
+        # helper follows generated fields to the fields they are computed from.
+        if not list(model._get_expr_references(expression)):
             return False
-        return constraint.condition is None or not constraint._expression_refs_exclude(
-            model, constraint.condition, changed
-        )
+        return not constraint._expression_refs_exclude(model, expression, changed)
+
+    if isinstance(constraint, CheckConstraint):
+        return reads_only_unchanged(constraint.condition)
+    if isinstance(constraint, UniqueConstraint) and constraint.fields and not constraint.expressions:
+        if not all(reads_only_unchanged(F(name)) for name in constraint.fields):
+            return False
+        return constraint.condition is None or reads_only_unchanged(constraint.condition)
     return False
 
 

@@ -97,6 +97,11 @@ class TimestampedModel(models.Model):
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}  # auto_now needs naming here
         super().save(*args, **kwargs)
+        self.__dict__.pop("_loaded_from_db", None)  # what it was read with is no longer what the row holds
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self.__dict__.pop("_loaded_from_db", None)  # the values now differ from those it was read with
 
     @classmethod
     def from_db(cls, db, field_names, values, **kwargs):
@@ -107,7 +112,7 @@ class TimestampedModel(models.Model):
 
     def loaded_values(self) -> dict:
         """{attname: value} of the columns this instance was read with from the database; empty for a row built
-        in Python (a new one, or one not read through the ORM's from_db())."""
+        in Python (a new one, or one not read through the ORM's from_db()) and once it was saved or refreshed."""
         loaded = self.__dict__.get("_loaded_from_db")
         if loaded is None or self._state.adding:
             return {}

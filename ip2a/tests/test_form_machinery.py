@@ -6,14 +6,20 @@ import datetime as dt
 import pytest
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.forms.renderers import TemplatesSetting
 from django.test.utils import CaptureQueriesContext
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy
 
 from ip2a.form_renderer import PortalFormRenderer
-from ip2a.forms import full_clean, validate_constraints
+from ip2a.forms import (
+    changed_fields,
+    full_clean,
+    integrity_error_message,
+    settled_by_stored_values,
+    validate_constraints,
+)
 from members.factories import MemberEmploymentFactory, MemberFactory
 from members.forms import EmploymentAddForm, MemberForm
 from members.models import NUMBER_FORMAT_MESSAGE, Member, MemberEmployment
@@ -340,3 +346,38 @@ def test_a_row_copied_under_a_new_key_has_every_constraint_asked():
     assert asked.value.message_dict == {
         "__all__": ["A member with this member number already exists (numbers are never reused)."]
     }
+
+
+@pytest.mark.django_db
+def test_a_row_changed_since_it_was_read_is_refused_by_the_database_with_the_constraints_message():
+    """The number the form sends back is the one the row was read with, so it is not asked again; someone
+    renumbered the member meanwhile and another member took the number: the save is refused, and the message
+    is the constraint's own (what the portal's views show, ip2a.views.SaveInTransactionMixin)."""
+    member = Member.objects.get(pk=MemberFactory(member_number="1111111").pk)
+    Member.objects.filter(pk=member.pk).update(member_number="2222222")
+    MemberFactory(member_number="1111111")
+    form = MemberForm(
+        {"member_number": "1111111", "first_name": "Ana", "last_name": "Ruiz", "classification": "journeyman"},
+        instance=member,
+    )
+
+    assert form.is_valid(), form.errors
+    with pytest.raises(IntegrityError) as refused, transaction.atomic():
+        form.save()
+    assert integrity_error_message(refused.value) == (
+        "A member with this member number already exists (numbers are never reused)."
+    )
+
+
+@pytest.mark.django_db
+def test_a_partial_unique_constraint_is_asked_when_a_field_of_its_condition_changed():
+    """One current job per member: a job read as past and made current again is asked; one left as it was
+    is not. A saved or refreshed row has no stored values to rely on any more."""
+    job = MemberEmployment.objects.get(pk=MemberEmploymentFactory(end_date=dt.date(2022, 1, 1)).pk)
+    [one_current_job] = [c for c in MemberEmployment._meta.constraints if c.name.endswith("one_current_job")]
+
+    assert settled_by_stored_values(MemberEmployment, one_current_job, changed_fields(job))
+    job.end_date, job.is_current = None, True
+    assert not settled_by_stored_values(MemberEmployment, one_current_job, changed_fields(job))
+    job.refresh_from_db()
+    assert changed_fields(job) is None

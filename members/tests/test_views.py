@@ -429,12 +429,14 @@ def test_member_update_to_another_members_number_is_refused_before_the_save(role
     data = {"member_number": other.member_number, "first_name": member.first_name, "last_name": member.last_name,
             "classification": member.classification}  # fmt: skip
 
-    response = role_client("staff").post(member_url("member_update", member), data)
+    with CaptureQueriesContext(connection) as queries:
+        response = role_client("staff").post(member_url("member_update", member), data)
 
     assert response.status_code == 400
     assert response.context["form"].non_field_errors() == [
         "A member with this member number already exists (numbers are never reused)."
     ]
+    assert not any('UPDATE "members_member"' in query["sql"] for query in queries.captured_queries)
     assert Member.objects.get(pk=member.pk).member_number == member.member_number
 
 
