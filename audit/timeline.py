@@ -317,22 +317,55 @@ def events_statement(scopes: dict, *, stop: int, action: str | None = None) -> t
     return models_in_scope, union_statement(querysets)
 
 
+# Past this many events (deep pages, exports), the tables are read a page of PAGE_ROWS events at a time, newest
+# first, and only as far as the merge needs: reading ``stop + 1`` rows of every table in one statement held up to
+# that many rows of each table at once (a 100,000-row export of the stress data read 1.2 million rows: 10 s and
+# ~750 MB; docs/benchmarks.md, session 22).
+PAGED_ABOVE = 2_000
+PAGE_ROWS = 5_000
+
+
 def read_events(scopes: dict, *, start: int, stop: int, action: str | None = None) -> tuple[list, bool]:
     """The events ``start:stop`` (newest first) of the tables in ``scopes`` ({tracked model: Q on its event
-    table}), and whether there are more after them. Each table is read up to ``stop + 1`` rows."""
+    table}), and whether there are more after them. Each table is read up to ``stop + 1`` rows: in one statement,
+    or beyond PAGED_ABOVE page by page as far as the merge takes it."""
+    if stop > PAGED_ABOVE:
+        streams = [_paged_events(model, scope, action) for model, scope in scopes.items()]
+        events = list(itertools.islice(heapq.merge(*streams, key=merge_key, reverse=True), stop + 1))
+        return events[start:stop], len(events) > stop
     models_in_scope, statement = events_statement(scopes, stop=stop, action=action)
     return events_of(models_in_scope, statement, start=start, stop=stop)
+
+
+def _paged_events(model, scope: Q, action: str | None):
+    """The events of one table in ``scope``, newest first, read PAGE_ROWS at a time after the last one read."""
+    queryset = annotated_events(event_model_of(model)).filter(scope)
+    if action:
+        queryset = queryset.filter(pgh_action=action)
+    last = None
+    while True:
+        page = queryset if last is None else queryset.filter(pgh_id__lt=last)
+        rows = run_union(union_statement([page.order_by("-pgh_id")[:PAGE_ROWS]]))
+        events = [_event_from_row(model, row) for _part, row in rows]
+        yield from events
+        if len(events) < PAGE_ROWS:
+            return
+        last = events[-1].pgh_id
+
+
+def _event_from_row(model, row: dict):
+    """The event instance of a run_union() row of ``model``'s event table, with its action and tracked model."""
+    event = instance_from_json(event_model_of(model), row)
+    event.pgh_action = row["pgh_action"]
+    event.pgh_model = model
+    return event
 
 
 def events_of(models_in_scope: list, statement: Statement | None, *, start: int, stop: int) -> tuple[list, bool]:
     """Run an events_statement() and merge its tables' events, newest first (read_events)."""
     streams = defaultdict(list)
     for part, row in run_union(statement):
-        model = models_in_scope[part]
-        event = instance_from_json(event_model_of(model), row)
-        event.pgh_action = row["pgh_action"]
-        event.pgh_model = model
-        streams[part].append(event)
+        streams[part].append(_event_from_row(models_in_scope[part], row))
     merged = heapq.merge(
         *(sorted(streams[part], key=lambda event: event.pgh_id, reverse=True) for part in sorted(streams)),
         key=merge_key,

@@ -2,7 +2,8 @@
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.db import router
+from django.db import connection, router
+from django.test.utils import CaptureQueriesContext
 
 from attachments.factories import AttachmentFactory
 from audit import timeline
@@ -268,3 +269,30 @@ def test_one_statement_over_tables_the_router_sends_apart_runs_on_the_primary(mo
 
     assert timeline.one_alias([Organization]) == "replica"
     assert timeline.one_alias([Organization, User]) == "default"
+
+
+def test_a_deep_read_pages_through_each_table_and_gives_the_events_one_statement_gives(monkeypatch):
+    """Past PAGED_ABOVE events (deep pages, exports) each table is read a page at a time, as far as the merge
+    takes it; the events, their order (ties included: one test transaction gives them one time) and whether
+    more follow are those of the one-statement read."""
+    for number in range(4):
+        member = MemberFactory()
+        MemberEmploymentFactory(member=member)
+        Member.objects.filter(pk=member.pk).update(notes=f"note {number}")
+    OrganizationContactFactory()
+    scopes = timeline.visible_scopes(user_with("officer"))
+    windows = [(3, 11), (0, 40)]  # 18 events: more follow the first window, none the second
+    whole = [timeline.read_events(scopes, start=start, stop=stop) for start, stop in windows]
+
+    monkeypatch.setattr(timeline, "PAGED_ABOVE", 2)
+    monkeypatch.setattr(timeline, "PAGE_ROWS", 2)
+    with CaptureQueriesContext(connection) as queries:
+        paged = [timeline.read_events(scopes, start=start, stop=stop) for start, stop in windows]
+
+    def ids(read):
+        events, more = read
+        return [(event.pgh_model, event.pgh_id, event.pgh_action) for event in events], more
+
+    assert [ids(read) for read in paged] == [ids(read) for read in whole]
+    assert [(len(events), more) for events, more in paged] == [(8, True), (18, False)]
+    assert len(queries.captured_queries) > 2 * len(scopes)  # tables read in several pages each
