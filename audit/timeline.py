@@ -17,6 +17,7 @@ import heapq
 import itertools
 import json
 from collections import OrderedDict, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,7 +26,19 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections, models, router
-from django.db.models import BooleanField, Case, ExpressionWrapper, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils import timezone
 from django.utils.text import capfirst
 
@@ -322,7 +335,7 @@ def events_statement(scopes: dict, *, stop: int, action: str | None = None) -> t
 # that many rows of each table at once (a 100,000-row export of the stress data read 1.2 million rows: 10 s and
 # ~750 MB; docs/benchmarks.md, session 22).
 PAGED_ABOVE = 2_000
-PAGE_ROWS = 5_000
+PAGE_ROWS = 2_000  # per table: an export holds at most a page of each table at once
 
 
 def read_events(scopes: dict, *, start: int, stop: int, action: str | None = None) -> tuple[list, bool]:
@@ -337,12 +350,33 @@ def read_events(scopes: dict, *, start: int, stop: int, action: str | None = Non
     return events_of(models_in_scope, statement, start=start, stop=stop)
 
 
-def _paged_events(model, scope: Q, action: str | None):
-    """The events of one table in ``scope``, newest first, read PAGE_ROWS at a time after the last one read."""
+def export_events(scopes: dict, *, limit: int, action: str | None = None) -> tuple[int, bool, Iterator]:
+    """(rows, more, events) of an export of the newest ``limit`` events of ``scopes``: how many rows it holds,
+    whether older events are left out, and the events themselves, newest first, read page by page as they are
+    consumed (so an export never holds them all). Only the events written before this call are counted and
+    read: the count is the export's however long it takes to write."""
+    newest, total = {}, 0
+    for model, scope in scopes.items():
+        # The action is a computed column (annotate_action): the rows are counted through it only when it filters.
+        counted = _scoped_events(model, scope, action) if action else event_model_of(model).objects.filter(scope)
+        found = counted.aggregate(newest=Max("pgh_id"), count=Count("pgh_id"))
+        if found["newest"] is not None:
+            newest[model], total = found["newest"], total + found["count"]
+    streams = [_paged_events(model, scopes[model], action, up_to=newest[model]) for model in scopes if model in newest]
+    events = itertools.islice(heapq.merge(*streams, key=merge_key, reverse=True), limit)
+    return min(total, limit), total > limit, events
+
+
+def _scoped_events(model, scope: Q, action: str | None):
     queryset = annotated_events(event_model_of(model)).filter(scope)
-    if action:
-        queryset = queryset.filter(pgh_action=action)
-    last = None
+    return queryset.filter(pgh_action=action) if action else queryset
+
+
+def _paged_events(model, scope: Q, action: str | None, *, up_to: int | None = None):
+    """The events of one table in ``scope``, newest first, read PAGE_ROWS at a time after the last one read;
+    with ``up_to``, none newer than that event id."""
+    queryset = _scoped_events(model, scope, action)
+    last = None if up_to is None else up_to + 1
     while True:
         page = queryset if last is None else queryset.filter(pgh_id__lt=last)
         rows = run_union(union_statement([page.order_by("-pgh_id")[:PAGE_ROWS]]))

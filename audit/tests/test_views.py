@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attachments.factories import AttachmentFactory
+from audit import views
 from audit.factories import AccessLogFactory
 from audit.history import history_context, os_username
 from audit.models import AccessLog
@@ -351,6 +352,10 @@ def test_history_log_answers_htmx_with_the_table_only(role_client):
 # --- Export -----------------------------------------------------------------------------------------------
 
 
+def streamed(response) -> str:
+    return b"".join(response.streaming_content).decode()
+
+
 def test_history_export_holds_the_filtered_rows_and_is_access_logged(role_client):
     organization = OrganizationFactory(name="=HYPERLINK(1)", org_type="union")
     Organization.objects.filter(pk=organization.pk).update(org_type="jatc")
@@ -360,7 +365,8 @@ def test_history_export_holds_the_filtered_rows_and_is_access_logged(role_client
     response = client.get(HISTORY_URL, {"record_type": "organizations.organization", "export": "csv"})
 
     assert response["Content-Disposition"] == 'attachment; filename="history-log.csv"'
-    table = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response.streaming
+    table = list(csv.DictReader(io.StringIO(streamed(response))))
     assert [(row["action"], row["record_type"], row["record"], row["changes"]) for row in table] == [
         ("changed", "organization", "'=HYPERLINK(1)", "Type: Union → JATC"),
         ("created", "organization", "'=HYPERLINK(1)", "City: Seattle; State: WA; Name: =HYPERLINK(1); Type: Union"),
@@ -369,6 +375,58 @@ def test_history_export_holds_the_filtered_rows_and_is_access_logged(role_client
     log = AccessLog.objects.get()
     assert (log.action, log.row_count, log.object_repr, log.username) == ("export", 2, "History log", "officer-user")
     assert log.query == "record_type=organizations.organization&export=csv"
+
+
+def test_history_export_streamed_in_chunks_is_the_file_written_at_once(role_client, monkeypatch):
+    """EXPORT_CHUNK events at a time give the same text as the whole export described and written at once
+    (the column names once, every diff against the event before it even across chunks)."""
+    organization = OrganizationFactory(name="Bolt Co", org_type="union")
+    Organization.objects.filter(pk=organization.pk).update(org_type="jatc")
+    OrganizationFactory(name="Amp Co")
+    Organization.objects.filter(pk=organization.pk).update(name="Bolt & Sons")
+    query = {"record_type": "organizations.organization", "export": "csv"}
+    client = role_client("admin")
+    whole = streamed(client.get(HISTORY_URL, query))
+
+    monkeypatch.setattr(views, "EXPORT_CHUNK", 1)
+    chunks = list(client.get(HISTORY_URL, query).streaming_content)
+
+    assert len(chunks) == 4
+    assert b"".join(chunks).decode() == whole
+    assert whole.count("record_type") == 1
+    assert "Name: Bolt Co → Bolt & Sons" in whole
+
+
+def test_history_export_holds_what_was_written_before_it_began_and_logs_that_count(role_client):
+    OrganizationFactory(name="Before Co")
+    response = role_client("officer").get(HISTORY_URL, {"record_type": "organizations.organization", "export": "csv"})
+    OrganizationFactory(name="After Co")  # written while the file is being sent
+
+    table = list(csv.DictReader(io.StringIO(streamed(response))))
+
+    assert [row["record"] for row in table] == ["Before Co"]
+    assert AccessLog.objects.get().row_count == 1
+
+
+def test_history_export_says_when_it_leaves_older_rows_out(role_client, monkeypatch):
+    monkeypatch.setattr(views, "EXPORT_LIMIT", 1)
+    OrganizationFactory(name="Older Co")
+    OrganizationFactory(name="Newer Co")
+
+    response = role_client("officer").get(HISTORY_URL, {"record_type": "organizations.organization", "export": "csv"})
+
+    assert response["X-Export-Truncated"] == "only the newest 1 rows"
+    assert [row["record"] for row in csv.DictReader(io.StringIO(streamed(response)))] == ["Newer Co"]
+    assert AccessLog.objects.get().row_count == 1
+
+
+def test_an_empty_history_export_holds_the_column_names(role_client):
+    response = role_client("officer").get(HISTORY_URL, {"record_type": "organizations.organization", "export": "csv"})
+
+    assert streamed(response).splitlines() == [
+        "time,user,source,action,record_type,record_id,record,changes,reason,request_id"
+    ]
+    assert AccessLog.objects.get().row_count == 0
 
 
 def test_history_export_as_xlsx(role_client):

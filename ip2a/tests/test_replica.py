@@ -435,3 +435,22 @@ def test_tests_read_through_a_mirror_of_the_test_database():
     assert settings.DATABASES["replica"]["TEST"]["MIRROR"] == "default"
     assert settings.DATABASES["replica"]["NAME"] == settings.DATABASES["default"]["NAME"]
     assert settings.DATABASE_ROUTERS == ["ip2a.routers.PrimaryReplicaRouter"]
+
+
+@REPLICA_CONNECTION
+def test_a_streamed_history_export_reads_its_events_from_the_replica_after_the_view(admin_client):
+    """The CSV is written after the view has returned (outside ReplicaMiddleware): its events still come from
+    the replica, as the view's own reads did."""
+    MemberFactory(last_name="Zeller")
+
+    with (
+        CaptureQueriesContext(connections["default"]) as primary,
+        CaptureQueriesContext(connections["replica"]) as replica,
+    ):
+        response = admin_client.get(reverse("audit:history_list"), {"export": "csv"})
+        before_streaming = len(replica.captured_queries)
+        text = b"".join(response.streaming_content).decode()
+
+    assert "Zeller" in text
+    assert "members_memberevent" in tables_read(statements(replica)[before_streaming:])
+    assert not tables_read(statements(primary)) & domain_tables()
