@@ -29,7 +29,6 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, router
 from django.db.models import (
     BooleanField,
     Case,
-    Count,
     ExpressionWrapper,
     F,
     Max,
@@ -352,19 +351,22 @@ def read_events(scopes: dict, *, start: int, stop: int, action: str | None = Non
 
 def export_events(scopes: dict, *, limit: int, action: str | None = None) -> tuple[int, bool, Iterator]:
     """(rows, more, events) of an export of the newest ``limit`` events of ``scopes``: how many rows it holds,
-    whether older events are left out, and the events themselves, newest first, read page by page as they are
-    consumed (so an export never holds them all). Only the events written before this call are counted and
-    read: the count is the export's however long it takes to write."""
+    whether older events are left out, and exactly that many events, newest first, read page by page as they
+    are consumed (so an export never holds them all). Each table is read up to the newest event id it had when
+    this was called, so events written later are left out. (An event of a transaction that commits meanwhile
+    can have a lower id than one already committed: it is then in the file, in its place by time, and the
+    oldest counted event is left out instead, so the file still holds ``rows`` rows.)"""
     newest, total = {}, 0
     for model, scope in scopes.items():
         # The action is a computed column (annotate_action): the rows are counted through it only when it filters.
         counted = _scoped_events(model, scope, action) if action else event_model_of(model).objects.filter(scope)
-        found = counted.aggregate(newest=Max("pgh_id"), count=Count("pgh_id"))
-        if found["newest"] is not None:
-            newest[model], total = found["newest"], total + found["count"]
+        found = counted.aggregate(newest=Max("pgh_id"))["newest"]
+        if found is not None:
+            newest[model] = found
+            total += counted.filter(pgh_id__lte=found).order_by()[: limit + 1].count()  # enough to know "more"
+    rows = min(total, limit)
     streams = [_paged_events(model, scopes[model], action, up_to=newest[model]) for model in scopes if model in newest]
-    events = itertools.islice(heapq.merge(*streams, key=merge_key, reverse=True), limit)
-    return min(total, limit), total > limit, events
+    return rows, total > limit, itertools.islice(heapq.merge(*streams, key=merge_key, reverse=True), rows)
 
 
 def _scoped_events(model, scope: Q, action: str | None):

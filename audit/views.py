@@ -7,6 +7,7 @@ a next page; nothing is counted).
 
 import contextlib
 import itertools
+import logging
 
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
@@ -24,6 +25,8 @@ from audit.resources import AccessLogResource, HistoryEntryResource
 from audit.timeline import build_entries, export_events, may_see_deleted, read_events, record_scopes
 from ip2a import routers
 from ip2a.views import EXPORT_TYPES, FilteredListView, model_permission
+
+logger = logging.getLogger(__name__)
 
 MAX_PAGES = 200  # 10,000 events deep; further back, narrow the filters (each page reads every table that far)
 EXPORT_LIMIT = 100_000  # rows in one history export
@@ -157,19 +160,24 @@ def history_csv(events, *, user, from_replica: bool):
     """The CSV text of history events (audit.timeline.export_events), EXPORT_CHUNK events at a time: the same
     text as HistoryEntryResource's export of them all at once. The chunks are read after the view has returned,
     outside ip2a.routers.ReplicaMiddleware: ``from_replica`` says whether the view read from the replica, and
-    so whether they do too."""
+    so whether they do too. An error once the first bytes are sent cannot become an error page: it is logged
+    and the download ends short."""
     chunks = itertools.batched(events, EXPORT_CHUNK)
-    first = True
+    first, written = True, 0
     while True:
-        with routers.replica_reads() if from_replica else contextlib.nullcontext():
-            chunk = next(chunks, ())  # reads the next events; () once they are all written
-            if not chunk and not first:
-                return
-            text = HistoryEntryResource().export(queryset=build_entries(list(chunk), user=user)).export("csv")
+        try:
+            with routers.replica_reads() if from_replica else contextlib.nullcontext():
+                chunk = next(chunks, ())  # reads the next events; () once they are all written
+                if not chunk and not first:
+                    return
+                text = HistoryEntryResource().export(queryset=build_entries(list(chunk), user=user)).export("csv")
+        except Exception:
+            logger.exception("The history export for %s failed after %d rows.", user.get_username(), written)
+            raise
         yield text if first else text.split("\r\n", 1)[1]  # the column names once
         if not chunk:
             return  # an export of no events: the column names alone
-        first = False
+        first, written = False, written + len(chunk)
 
 
 class RecordHistoryView(PermissionRequiredMixin, HistoryPageMixin, TemplateView):

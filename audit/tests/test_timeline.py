@@ -296,3 +296,24 @@ def test_a_deep_read_pages_through_each_table_and_gives_the_events_one_statement
     assert [ids(read) for read in paged] == [ids(read) for read in whole]
     assert [(len(events), more) for events, more in paged] == [(8, True), (18, False)]
     assert len(queries.captured_queries) > 2 * len(scopes)  # tables read in several pages each
+
+
+def test_export_events_pages_below_the_newest_ids_and_gives_the_newest_events(monkeypatch):
+    """export_events(): the newest ``limit`` events, as read_events() gives them, read a page at a time below
+    each table's newest event id when it was called; its count says how many and whether older ones are left."""
+    for number in range(3):
+        member = MemberFactory()
+        MemberEmploymentFactory(member=member)
+        Member.objects.filter(pk=member.pk).update(notes=f"note {number}")
+    scopes = timeline.visible_scopes(user_with("officer"))
+    expected, _more = timeline.read_events(scopes, start=0, stop=7)
+    monkeypatch.setattr(timeline, "PAGE_ROWS", 2)
+
+    rows, more, events = timeline.export_events(scopes, limit=7)
+    MemberFactory()  # written after the export began: not in it
+    everything = timeline.export_events(scopes, limit=100)
+
+    assert (rows, more) == (7, True)
+    assert [(e.pgh_model, e.pgh_id) for e in events] == [(e.pgh_model, e.pgh_id) for e in expected]
+    assert everything[:2] == (13, False)  # 12 events before, the new member's creation after
+    assert len(list(everything[2])) == 13

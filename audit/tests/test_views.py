@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attachments.factories import AttachmentFactory
-from audit import views
+from audit import timeline, views
 from audit.factories import AccessLogFactory
 from audit.history import history_context, os_username
 from audit.models import AccessLog
@@ -427,6 +427,41 @@ def test_an_empty_history_export_holds_the_column_names(role_client):
         "time,user,source,action,record_type,record_id,record,changes,reason,request_id"
     ]
     assert AccessLog.objects.get().row_count == 0
+
+
+def test_history_export_filtered_by_action_counts_and_streams_only_that_action(role_client):
+    organization = OrganizationFactory(name="Bolt Co", org_type="union")
+    Organization.objects.filter(pk=organization.pk).update(org_type="jatc")
+    OrganizationFactory(name="Amp Co")
+    query = {"record_type": "organizations.organization", "action": "changed", "export": "csv"}
+
+    response = role_client("officer").get(HISTORY_URL, query)
+
+    table = list(csv.DictReader(io.StringIO(streamed(response))))
+    assert [(row["action"], row["record"]) for row in table] == [("changed", "Bolt Co")]
+    assert AccessLog.objects.get().row_count == 1
+
+
+def test_an_error_while_the_export_streams_is_logged_and_ends_the_download(role_client, monkeypatch, caplog):
+    OrganizationFactory(name="Bolt Co")
+    OrganizationFactory(name="Amp Co")
+    monkeypatch.setattr(views, "EXPORT_CHUNK", 1)
+    described = []
+
+    def build_entries(events, *, user):
+        if described:
+            raise RuntimeError("the replica went away")
+        described.append(events)
+        return timeline.build_entries(events, user=user)
+
+    monkeypatch.setattr(views, "build_entries", build_entries)
+    response = role_client("officer").get(HISTORY_URL, {"record_type": "organizations.organization", "export": "csv"})
+    chunks = response.streaming_content
+
+    assert "Amp Co" in next(chunks).decode()
+    with pytest.raises(RuntimeError):
+        next(chunks)
+    assert "The history export for officer-user failed after 1 rows." in caplog.text
 
 
 def test_history_export_as_xlsx(role_client):
