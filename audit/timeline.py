@@ -331,8 +331,8 @@ def events_statement(scopes: dict, *, stop: int, action: str | None = None) -> t
 
 # Past this many events (deep pages, exports), the tables are read a page of PAGE_ROWS events at a time, newest
 # first, and only as far as the merge needs: reading ``stop + 1`` rows of every table in one statement held up to
-# that many rows of each table at once (a 100,000-row export of the stress data read 1.2 million rows: 10 s and
-# ~750 MB; docs/benchmarks.md, session 22).
+# that many rows of each table at once (for a 100,000-row export of the stress data, that read grew the process
+# by ~750 MB; docs/benchmarks.md, session 22).
 PAGED_ABOVE = 2_000
 PAGE_ROWS = 2_000  # per table: an export holds at most a page of each table at once
 

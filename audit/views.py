@@ -140,9 +140,9 @@ class HistoryListView(PermissionRequiredMixin, HistoryPageMixin, TemplateView):
         """The filtered log as a file (at most EXPORT_LIMIT rows, newest first), written to the access log.
 
         A CSV file is streamed: EXPORT_CHUNK events at a time are read, described and written, so an export of
-        the whole log never holds it in memory (docs/benchmarks.md, session 22). Its rows are counted first and
-        only the events written before then are exported, so the access log's row count is the file's. A
-        spreadsheet is built whole (its format is a zip written at the end)."""
+        the whole log never holds it in memory (docs/benchmarks.md, session 22). Its rows are counted first
+        (audit.timeline.export_events): events written after that are left out, and the file holds exactly the
+        rows the access log counts. A spreadsheet is built whole (its format is a zip written at the end)."""
         user = self.request.user
         rows, more, events = export_events(self.history_scopes(), limit=EXPORT_LIMIT, action=self.history_action())
         log_access(self.request, action=AccessAction.EXPORT, rows=rows, label="History log")
