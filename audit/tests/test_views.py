@@ -469,10 +469,32 @@ def test_history_export_as_xlsx(role_client):
 
     response = role_client("admin").get(HISTORY_URL, {"record_type": "organizations.organization", "export": "xlsx"})
 
-    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     values = list(sheet.values)
     assert values[0][:5] == ("time", "user", "source", "action", "record_type")
     assert [row[6] for row in values[1:]] == ["Bolt Co"]
+
+
+def test_history_spreadsheet_written_in_chunks_holds_the_rows_of_the_csv(role_client, monkeypatch):
+    """EXPORT_CHUNK events at a time: every row, in order, with the CSV's values; the column names in bold and
+    frozen above them; a character a spreadsheet cannot hold is dropped instead of failing the export."""
+    organization = OrganizationFactory(name="Bolt\x07 Co", org_type="union")
+    Organization.objects.filter(pk=organization.pk).update(org_type="jatc")
+    OrganizationFactory(name="Amp Co")
+    query = {"record_type": "organizations.organization"}
+    client = role_client("admin")
+    monkeypatch.setattr(views, "EXPORT_CHUNK", 1)
+
+    response = client.get(HISTORY_URL, {**query, "export": "xlsx"})
+    csv_rows = list(csv.reader(io.StringIO(streamed(client.get(HISTORY_URL, {**query, "export": "csv"})))))
+
+    assert response["Content-Disposition"] == 'attachment; filename="history-log.xlsx"'
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    values = [["" if value is None else str(value) for value in row] for row in sheet.values]
+    assert values == [[value.replace("\x07", "") for value in row] for row in csv_rows]
+    assert [row[6] for row in values[1:]] == ["Amp Co", "Bolt Co", "Bolt Co"]
+    assert (sheet.freeze_panes, sheet["A1"].font.b) == ("A2", True)
+    assert AccessLog.objects.filter(action="export").count() == 2
 
 
 def test_history_export_is_refused_without_the_permission(role_client):
