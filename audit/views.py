@@ -18,11 +18,6 @@ from django.urls import path
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import cached_property
 from django.views.generic import TemplateView
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 
 from audit.access import log_access
 from audit.filters import AccessLogFilterSet, HistoryFilterSet
@@ -30,6 +25,7 @@ from audit.models import AccessAction, AccessLog
 from audit.resources import AccessLogResource, HistoryEntryResource
 from audit.timeline import build_entries, export_events, may_see_deleted, read_events, record_scopes
 from ip2a import routers
+from ip2a.resources import write_xlsx
 from ip2a.views import EXPORT_TYPES, FilteredListView, model_permission
 
 logger = logging.getLogger(__name__)
@@ -187,49 +183,18 @@ def history_csv(events, *, user, from_replica: bool):
 
 
 def history_xlsx(events, *, user):
-    """A spreadsheet of history events in a temporary file, ready to send: EXPORT_CHUNK events at a time are
-    described and written through openpyxl's write-only workbook, so neither the entries nor the cells are held
-    all at once (a 100,000-row export built whole by tablib peaked at 623 MB). As tablib writes it: the column
-    names in bold, frozen above the rows, long text wrapped; the columns are as wide as the first rows need,
-    and characters a spreadsheet cannot hold are dropped (tablib failed on them)."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("History log")
-    sheet.freeze_panes = "A2"
-    chunks = itertools.batched(events, EXPORT_CHUNK)
-    first = True
-    while True:
-        chunk = next(chunks, ())
-        if not chunk and not first:
-            break
-        dataset = HistoryEntryResource().export(queryset=build_entries(list(chunk), user=user))
-        rows = [[_sheet_value(value) for value in row] for row in dataset]
-        if first:
-            for index, name in enumerate(dataset.headers, start=1):
-                widest = max((len(str(row[index - 1])) for row in rows), default=0)
-                sheet.column_dimensions[get_column_letter(index)].width = min(max(len(name), widest) + 2, 60)
-            sheet.append([_sheet_cell(sheet, name, font=Font(bold=True)) for name in dataset.headers])
-            first = False
-        for row in rows:
-            sheet.append([_sheet_cell(sheet, value) for value in row])
-        if not chunk:
-            break
+    """A spreadsheet of history events (audit.timeline.export_events) in a temporary file, ready to send,
+    written EXPORT_CHUNK events at a time (ip2a.resources.write_xlsx): neither the entries nor the cells are
+    held all at once (a 100,000-row export built whole by tablib peaked at 623 MB)."""
+    headers = HistoryEntryResource().export(queryset=[]).headers
+    chunks = (
+        HistoryEntryResource().export(queryset=build_entries(list(chunk), user=user))
+        for chunk in itertools.batched(events, EXPORT_CHUNK)
+    )
     file = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it once sent)
-    workbook.save(file)
+    write_xlsx(file, headers, chunks, title="History log")
     file.seek(0)
     return file
-
-
-def _sheet_value(value):
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
-
-
-def _sheet_cell(sheet, value, *, font=None):
-    cell = WriteOnlyCell(sheet, value=value)
-    if font is not None:
-        cell.font = font
-    elif isinstance(value, str) and "\n" in value:
-        cell.alignment = Alignment(wrap_text=True)
-    return cell
 
 
 class RecordHistoryView(PermissionRequiredMixin, HistoryPageMixin, TemplateView):
