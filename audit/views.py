@@ -192,7 +192,11 @@ def history_xlsx(events, *, user):
         for chunk in itertools.batched(events, EXPORT_CHUNK)
     )
     file = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it once sent)
-    write_xlsx(file, headers, chunks, title="History log")
+    try:
+        write_xlsx(file, headers, chunks, title="History log")
+    except BaseException:
+        file.close()
+        raise
     file.seek(0)
     return file
 
