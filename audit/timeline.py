@@ -320,12 +320,9 @@ def events_statement(scopes: dict, *, stop: int, action: str | None = None) -> t
     """The models of ``scopes`` ({tracked model: Q on its event table}) and the one statement reading the newest
     ``stop + 1`` events of each (read_events)."""
     models_in_scope = list(scopes)
-    querysets = []
-    for model in models_in_scope:
-        queryset = annotated_events(event_model_of(model)).filter(scopes[model])
-        if action:
-            queryset = queryset.filter(pgh_action=action)
-        querysets.append(queryset.order_by("-pgh_id")[: stop + 1])
+    querysets = [
+        _scoped_events(model, scopes[model], action).order_by("-pgh_id")[: stop + 1] for model in models_in_scope
+    ]
     return models_in_scope, union_statement(querysets)
 
 
@@ -370,6 +367,7 @@ def export_events(scopes: dict, *, limit: int, action: str | None = None) -> tup
 
 
 def _scoped_events(model, scope: Q, action: str | None):
+    """The events of ``model``'s table in ``scope``, with their action (and only those of ``action``)."""
     queryset = annotated_events(event_model_of(model)).filter(scope)
     return queryset.filter(pgh_action=action) if action else queryset
 

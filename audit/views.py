@@ -158,42 +158,45 @@ class HistoryListView(PermissionRequiredMixin, HistoryPageMixin, TemplateView):
         return FileResponse(history_xlsx(events, user=user), content_type=EXPORT_TYPES[fmt], headers=headers)
 
 
+def entry_datasets(events, *, user):
+    """History events (audit.timeline.export_events) described as HistoryEntryResource datasets, EXPORT_CHUNK
+    events each, so an export holds one chunk's entries at a time."""
+    for chunk in itertools.batched(events, EXPORT_CHUNK):
+        yield HistoryEntryResource().export(queryset=build_entries(list(chunk), user=user))
+
+
 def history_csv(events, *, user, from_replica: bool):
-    """The CSV text of history events (audit.timeline.export_events), EXPORT_CHUNK events at a time: the same
-    text as HistoryEntryResource's export of them all at once. The chunks are read after the view has returned,
-    outside ip2a.routers.ReplicaMiddleware: ``from_replica`` says whether the view read from the replica, and
-    so whether they do too. An error once the first bytes are sent cannot become an error page: it is logged
-    and the download ends short."""
-    chunks = itertools.batched(events, EXPORT_CHUNK)
-    first, written = True, 0
+    """The CSV text of history events, a chunk at a time (entry_datasets): the same text as HistoryEntryResource's
+    export of them all at once. The chunks are read after the view has returned, outside
+    ip2a.routers.ReplicaMiddleware: ``from_replica`` says whether the view read from the replica, and so whether
+    they do too. An error once the first bytes are sent cannot become an error page: it is logged and the
+    download ends short."""
+    datasets = entry_datasets(events, user=user)
+    written = 0
     while True:
         try:
             with routers.replica_reads() if from_replica else contextlib.nullcontext():
-                chunk = next(chunks, ())  # reads the next events; () once they are all written
-                if not chunk and not first:
-                    return
-                text = HistoryEntryResource().export(queryset=build_entries(list(chunk), user=user)).export("csv")
+                dataset = next(datasets, None)  # reads and describes the next events
         except Exception:
             logger.exception("The history export for %s failed after %d rows.", user.get_username(), written)
             raise
-        yield text if first else text.split("\r\n", 1)[1]  # the column names once
-        if not chunk:
-            return  # an export of no events: the column names alone
-        first, written = False, written + len(chunk)
+        if dataset is None:
+            if not written:  # an export of no events: the column names alone
+                yield HistoryEntryResource().export(queryset=[]).export("csv")
+            return
+        text = dataset.export("csv")
+        yield text.split("\r\n", 1)[1] if written else text  # the column names once
+        written += len(dataset)
 
 
 def history_xlsx(events, *, user):
-    """A spreadsheet of history events (audit.timeline.export_events) in a temporary file, ready to send,
-    written EXPORT_CHUNK events at a time (ip2a.resources.write_xlsx): neither the entries nor the cells are
-    held all at once (a 100,000-row export built whole by tablib peaked at 623 MB)."""
+    """A spreadsheet of history events in a temporary file, ready to send, written a chunk at a time
+    (entry_datasets, ip2a.resources.write_xlsx): neither the entries nor the cells are held all at once (a
+    100,000-row export built whole by tablib peaked at 623 MB)."""
     headers = HistoryEntryResource().export(queryset=[]).headers
-    chunks = (
-        HistoryEntryResource().export(queryset=build_entries(list(chunk), user=user))
-        for chunk in itertools.batched(events, EXPORT_CHUNK)
-    )
     file = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it once sent)
     try:
-        write_xlsx(file, headers, chunks, title="History log")
+        write_xlsx(file, headers, entry_datasets(events, user=user), title="History log")
     except BaseException:
         file.close()
         raise
