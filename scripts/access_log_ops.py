@@ -20,6 +20,10 @@ mean time of each of the six heaviest operations (`--heaviest N`, given first, f
 each operation's time as a multiple of its run's mean. On a VM whose speed drifts between runs (two runs of the
 same code 18 % apart, docs/benchmarks.md, session 14), that ratio is the steadier comparison: the operations of
 one run share the machine's speed of the moment.
+
+`--parts N` with one log compares its N consecutive parts (in the order requests ended) in the same way: whether
+the operations got slower as a long run went on, and whether all of them did (the machine) or only those whose
+data grew.
 """
 
 import re
@@ -53,17 +57,30 @@ def operation(method: str, target: str) -> str:
     return f"other {method} {path[:30]}"
 
 
-def read(path: str) -> dict[str, list[float]]:
-    """{operation: [ms, …]} of one access log."""
-    times = defaultdict(list)
+def request_lines(path: str) -> list[tuple[str, str, float]]:
+    """(method, target, ms) of each request line of one access log."""
+    requests = []
     with open(path) as log:
         for line in log:
             parts = line.split()
             if len(parts) >= 4 and parts[3].isdigit():
-                times[operation(parts[0], parts[1])].append(int(parts[3]) / 1000)
-    if not times:
+                requests.append((parts[0], parts[1], int(parts[3]) / 1000))
+    if not requests:
         sys.exit(f"{path}: no request lines in the format '%(m)s %(U)s?%(q)s %(s)s %(D)s'")
+    return requests
+
+
+def by_operation(requests) -> dict[str, list[float]]:
+    """{operation: [ms, …]} of (method, target, ms) requests."""
+    times = defaultdict(list)
+    for method, target, ms in requests:
+        times[operation(method, target)].append(ms)
     return times
+
+
+def read(path: str) -> dict[str, list[float]]:
+    """{operation: [ms, …]} of one access log."""
+    return by_operation(request_lines(path))
 
 
 def mean(values) -> float:
@@ -116,7 +133,16 @@ def compare(runs: dict[str, dict[str, list[float]]], heaviest: int = 6) -> list[
     return lines
 
 
-def main(paths: list[str], heaviest: int = 6) -> None:
+def main(paths: list[str], heaviest: int = 6, parts: int = 1) -> None:
+    if parts > 1:
+        requests = request_lines(paths[0])
+        if parts > len(requests):
+            sys.exit(f"{paths[0]}: {len(requests)} requests cannot make {parts} parts")
+        size = len(requests) / parts
+        chunks = [requests[round(index * size) : round((index + 1) * size)] for index in range(parts)]
+        runs = {f"{index + 1}/{parts}": by_operation(chunk) for index, chunk in enumerate(chunks)}
+        print("\n".join(compare(runs, heaviest)))
+        return
     if len(paths) == 1:
         print("\n".join(report(read(paths[0]))))
         return
@@ -127,16 +153,26 @@ def main(paths: list[str], heaviest: int = 6) -> None:
     print("\n".join(compare(runs, heaviest)))
 
 
-def arguments(argv: list[str]) -> tuple[list[str], int]:
-    """(access logs, how many operations a comparison shows) from the command line."""
-    heaviest = 6
-    if argv[:1] == ["--heaviest"]:
+USAGE = "usage: scripts/access_log_ops.py [--heaviest N] [--parts N] ACCESS_LOG [ACCESS_LOG …]"
+
+
+def arguments(argv: list[str]) -> tuple[list[str], int, int]:
+    """(access logs, how many operations a comparison shows, parts of one log to compare) from the command
+    line."""
+    numbers = {"--heaviest": 6, "--parts": 1}
+    wanted = {
+        "--heaviest": "a number of operations, e.g. --heaviest 14",
+        "--parts": "a number of parts, e.g. --parts 6",
+    }
+    while argv[:1] and argv[0] in numbers:
         if len(argv) < 2 or not argv[1].isdigit() or int(argv[1]) < 1:
-            sys.exit("--heaviest needs a number of operations, e.g. --heaviest 14")
-        heaviest, argv = int(argv[1]), argv[2:]
+            sys.exit(f"{argv[0]} needs {wanted[argv[0]]}")
+        numbers[argv[0]], argv = int(argv[1]), argv[2:]
     if not argv:
-        sys.exit("usage: scripts/access_log_ops.py [--heaviest N] ACCESS_LOG [ACCESS_LOG …]")
-    return argv, heaviest
+        sys.exit(USAGE)
+    if numbers["--parts"] > 1 and len(argv) != 1:
+        sys.exit("--parts splits one access log: give exactly one")
+    return argv, numbers["--heaviest"], numbers["--parts"]
 
 
 if __name__ == "__main__":

@@ -69,11 +69,33 @@ def test_a_comparison_shows_the_heaviest_operations_asked_for(tmp_path, capsys):
     [
         (["--heaviest", "access.log"], "--heaviest needs a number of operations"),
         (["--heaviest", "0", "a.log"], "--heaviest needs a number of operations"),
-        (["--heaviest", "3"], "usage: scripts/access_log_ops.py [--heaviest N] ACCESS_LOG"),
+        (["--heaviest", "3"], "usage: scripts/access_log_ops.py [--heaviest N] [--parts N] ACCESS_LOG"),
+        (["--parts", "x", "a.log"], "--parts needs a number of parts"),
+        (["--parts", "2", "a.log", "b.log"], "--parts splits one access log: give exactly one"),
     ],
 )
-def test_a_heaviest_without_a_number_or_without_a_log_is_refused(argv, message):
+def test_a_count_without_a_number_or_without_a_log_is_refused(argv, message):
     with pytest.raises(SystemExit) as refused:
         access_log_ops.arguments(argv)
 
     assert str(refused.value).startswith(message)
+
+
+def test_parts_compare_one_log_in_the_order_its_requests_ended(tmp_path, capsys):
+    lines = [
+        ("GET", "/members/5/?", 20_000),
+        ("GET", "/organizations/?", 10_000),
+        ("GET", "/members/6/?", 30_000),
+        ("GET", "/organizations/?", 20_000),
+    ]
+    log = write_log(tmp_path / "access.log", lines)
+
+    access_log_ops.main(*access_log_ops.arguments(["--parts", "2", log]))
+
+    rows = [line.rsplit(maxsplit=2) for line in capsys.readouterr().out.splitlines()]
+    assert rows[:4] == [
+        ["mean ms in the portal", "1/2", "2/2"],
+        ["member detail GET", "20.0", "30.0"],
+        ["organization list GET", "10.0", "20.0"],
+        ["all requests", "15.0", "25.0"],
+    ]
