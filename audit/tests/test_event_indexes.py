@@ -1,4 +1,4 @@
-"""The history log's request-id filter reads each event table through its index, not the whole table."""
+"""The history log's request-id and date filters read each event table through an index, not the whole table."""
 
 import uuid
 
@@ -7,7 +7,8 @@ from django.apps import apps
 from django.db import connection, transaction
 from django.db.models import Q
 
-from audit.timeline import OWNED, event_model_of, tracked_models
+from audit.filters import HistoryFilterSet
+from audit.timeline import DOMAIN_MODELS, OWNED, event_model_of, tracked_models
 
 pytestmark = pytest.mark.django_db
 
@@ -41,3 +42,33 @@ def test_each_owned_event_table_is_indexed_by_its_owner_and_newest_event(label, 
         constraints = connection.introspection.get_constraints(cursor, table)
 
     assert [fk, "pgh_id"] in [found["columns"] for found in constraints.values() if found["index"]]
+
+
+@pytest.mark.parametrize("model", tracked_models(DOMAIN_MODELS), ids=lambda model: model._meta.label)
+def test_the_date_filter_reads_the_event_tables_time_index(model):
+    """The history log's date range (audit.filters.HistoryFilterSet) on each domain event table: with sequential
+    scans off, PostgreSQL reads the range through the BRIN index on pgh_created_at (ip2a.models.event_meta). On
+    a grown stress seed the job events' table was read whole for every date filter (~70 ms for 525,000 rows)."""
+    condition = HistoryFilterSet({"date_after": "2024-01-01", "date_before": "2024-01-31"}).scopes()[model]
+    events = event_model_of(model).objects.filter(condition)
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = events.explain()
+
+    assert "_evt_time" in plan, plan
+
+
+def test_the_time_index_is_a_summarized_brin_index():
+    """BRIN, so that it costs writes next to nothing, and autosummarized, so that new events are found by it
+    without waiting for a manual summarize."""
+    table = event_model_of(apps.get_model("members.memberemployment"))._meta.db_table
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexname LIKE %s", [table, "%_evt_time"]
+        )
+        (definition,) = cursor.fetchone()
+
+    assert "USING brin (pgh_created_at)" in definition
+    assert "autosummarize='on'" in definition
