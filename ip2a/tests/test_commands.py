@@ -301,6 +301,23 @@ def test_pagetimes_fails_when_a_page_is_not_200():
     assert failure.value.returncode == 1
 
 
+def test_pagetimes_default_pages_are_timed_for_the_roles_that_may_open_them():
+    out = run("pagetimes", "--roles", "instructor", "--repeat", "1")
+
+    lines = {line.split()[1]: line.split(maxsplit=2)[2] for line in out.splitlines() if line.startswith("instructor ")}
+    assert lines["/members/"] == "skipped: the role may not open it"  # no members.view_member (DOMAIN.md §5)
+    assert lines["/audit/"] == "skipped: the role may not open it"
+    assert lines["/training/students/"].startswith("200 cold")
+    assert "Timed 3 pages (2 skipped: not the role's); slowest warm:" in out
+
+
+def test_pagetimes_fails_on_a_page_named_that_the_role_may_not_open():
+    with pytest.raises(CommandError, match=r"not 200: /members/ as instructor \(403\)") as failure:
+        run("pagetimes", "--roles", "instructor", "--paths", "/members/", "--repeat", "1")
+
+    assert failure.value.returncode == 1
+
+
 def test_a_command_on_a_database_not_migrated_says_to_migrate_first(tmp_path):
     server = settings.DATABASES["default"]
     name = "ip2a_not_migrated"

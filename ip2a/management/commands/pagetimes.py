@@ -2,7 +2,9 @@
 
 Django's test client sends ``Host: testserver``; the command lets that host in for its own requests only, so it
 needs no ALLOWED_HOSTS change in any environment it runs in (not production: it creates users). A page that
-does not answer 200 fails the run (exit 1): its time would not be the page's.
+does not answer 200 fails the run (exit 1): its time would not be the page's. Of the default pages, each role
+is timed on those it may open (the others are listed as skipped); pages named with --paths are timed for every
+role given, and a refusal fails the run.
 
 manage.py pagetimes                         # the default pages for officer, staff and instructor
 manage.py pagetimes --roles staff --paths / /members/ --repeat 10
@@ -10,12 +12,15 @@ manage.py pagetimes --roles staff --paths / /members/ --repeat 10
 
 import statistics
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.test import Client
 from django.test.utils import override_settings
+from django.urls import Resolver404, resolve
 
 from ip2a.commands import REFUSE, OperatorCommand
 
@@ -29,7 +34,12 @@ class Command(OperatorCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument("--roles", nargs="+", default=["officer", "staff", "instructor"], help="Roles to time.")
-        parser.add_argument("--paths", nargs="+", default=DEFAULT_PATHS, help="Paths to time.")
+        parser.add_argument(
+            "--paths",
+            nargs="+",
+            help="Paths to time (default: the dashboard, history log, search, member and student lists, each for "
+            "the roles that may open it).",
+        )
         parser.add_argument("--repeat", type=int, default=5, help="Warm requests per page (default 5).")
 
     def run(self, **options):
@@ -38,13 +48,17 @@ class Command(OperatorCommand):
 
     def time_pages(self, *, roles, paths, repeat, **options):
         Client().get("/healthz")  # compile the URL conf and middleware before the first measured page
-        results = []
+        results, skipped = [], 0
         for role in roles:
             user, _ = User.objects.get_or_create(username=f"bench-{role}")
             user.groups.set([Group.objects.get(name=role)])
             client = Client()
             client.force_login(user)
-            for path in paths:
+            for path in paths or DEFAULT_PATHS:
+                if not paths and not may_open(user, path):
+                    self.stdout.write(f"{role:10} {path:24} skipped: the role may not open it")
+                    skipped += 1
+                    continue
                 cache.clear()
                 started = time.perf_counter()
                 status = client.get(path).status_code
@@ -57,9 +71,24 @@ class Command(OperatorCommand):
                 median = statistics.median(warm) if warm else cold
                 self.stdout.write(f"{role:10} {path:24} {status} cold {cold:6.1f} ms  warm median {median:6.1f} ms")
                 results.append({"role": role, "path": path, "status": status, "cold_ms": cold, "warm_ms": median})
+        timed = f"Timed {len(results)} pages" + (f" ({skipped} skipped: not the role's)" if skipped else "")
         failed = [f"{row['path']} as {row['role']} ({row['status']})" for row in results if row["status"] != 200]
         if failed:
-            return 1, f"Timed {len(results)} pages; not 200: {', '.join(failed)}", {"pages": results}
+            return 1, f"{timed}; not 200: {', '.join(failed)}", {"pages": results}
+        if not results:
+            return 1, f"{timed}: no page to time", {"pages": results}
         slowest = max(results, key=lambda row: row["warm_ms"])
-        line = f"Timed {len(results)} pages; slowest warm: {slowest['path']} as {slowest['role']}"
+        line = f"{timed}; slowest warm: {slowest['path']} as {slowest['role']}"
         return 0, f"{line} ({slowest['warm_ms']:.1f} ms)", {"pages": results}
+
+
+def may_open(user, path: str) -> bool:
+    """Whether ``user`` holds the permissions the view of ``path`` requires (PermissionRequiredMixin's); True for
+    views that name none and for paths that resolve to no view (their request then answers for itself)."""
+    try:
+        view_class = getattr(resolve(urlsplit(path).path).func, "view_class", None)
+    except Resolver404:
+        return True
+    if view_class is None or not issubclass(view_class, PermissionRequiredMixin):
+        return True
+    return user.has_perms(view_class().get_permission_required())
