@@ -1,10 +1,10 @@
 """Reading the change history (DOMAIN.md §6): history events of the tracked models as timeline entries.
 
 The triggers write one event table per tracked model. A page of history merges several of them: each table
-is read newest first by its primary key (``pgh_id``, the insertion order, which has an index; the tables have
-none on ``pgh_created_at``), limited to the rows the page can need, and the streams are merged by event time
-in Python. All tables are read in one ``UNION ALL`` statement whose rows come back as JSON, so a page costs
-the same few queries however many tables it touches:
+is read newest first by its primary key (``pgh_id``, the insertion order; a date filter may instead read the
+BRIN index on ``pgh_created_at``, ip2a.models.event_meta), limited to the rows the page can need, and the
+streams are merged by event time in Python. All tables are read in one ``UNION ALL`` statement whose rows
+come back as JSON, so a page costs the same few queries however many tables it touches:
 
 1. the page's events (every table in scope);
 2. the event before each update of the page, for the field diff (only when the page holds updates);
