@@ -311,6 +311,20 @@ def test_pagetimes_default_pages_are_timed_for_the_roles_that_may_open_them():
     assert "Timed 3 pages (2 skipped: not the role's); slowest warm:" in out
 
 
+def test_pagetimes_skips_a_default_page_refused_by_a_check_it_cannot_see_ahead(monkeypatch):
+    """The member's history page checks its permission in has_permission() (per record type), which may_open()
+    does not predict: the request's 403 skips it instead."""
+    from ip2a.management.commands import pagetimes
+
+    member = MemberFactory()
+    monkeypatch.setattr(pagetimes, "DEFAULT_PATHS", ["/training/students/", f"/members/{member.pk}/history/"])
+
+    out = run("pagetimes", "--roles", "instructor", "--repeat", "1")
+
+    assert f"/members/{member.pk}/history/ skipped: the role may not open it (403)" in " ".join(out.split())
+    assert "Timed 1 pages (1 skipped: not the role's); slowest warm: /training/students/" in out
+
+
 def test_pagetimes_fails_on_a_page_named_that_the_role_may_not_open():
     with pytest.raises(CommandError, match=r"not 200: /members/ as instructor \(403\)") as failure:
         run("pagetimes", "--roles", "instructor", "--paths", "/members/", "--repeat", "1")
