@@ -113,23 +113,25 @@ def compare(runs: dict[str, dict[str, list[float]]], heaviest: int = 6) -> list[
         for name, values in times.items():
             weight[name] += sum(values)
     names = sorted(weight, key=lambda name: -weight[name])[:heaviest]
-    run_means = {label: mean([v for values in times.values() for v in values]) for label, times in runs.items()}
+    # A run (or a part of one) may hold no request of the mix: its columns show "-".
+    all_values = {label: [v for values in times.values() for v in values] for label, times in runs.items()}
+    run_means = {label: mean(values) if values else None for label, values in all_values.items()}
     width = max(len(label) for label in runs) + 2
 
     def row(title: str, cell) -> str:
         return f"{title:34}" + "".join(f"{cell(label):>{max(width, 7)}}" for label in runs)
 
-    def of(label, name, per=None) -> str:
+    def of(label, name, *, ratio=False) -> str:
         values = runs[label].get(name)
         if not values:
             return "-"
-        return f"{mean(values) / per:.2f}" if per else f"{mean(values):.1f}"
+        return f"{mean(values) / run_means[label]:.2f}" if ratio else f"{mean(values):.1f}"
 
     lines = [row("mean ms in the portal", lambda label: label)]
     lines += [row(name, lambda label, name=name: of(label, name)) for name in names]
-    lines.append(row("all requests", lambda label: f"{run_means[label]:.1f}"))
+    lines.append(row("all requests", lambda label: "-" if run_means[label] is None else f"{run_means[label]:.1f}"))
     lines.append("as a multiple of the run's mean:")
-    lines += [row(name, lambda label, name=name: of(label, name, run_means[label])) for name in names]
+    lines += [row(name, lambda label, name=name: of(label, name, ratio=True)) for name in names]
     return lines
 
 

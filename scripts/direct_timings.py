@@ -135,9 +135,10 @@ def kept_list() -> str:
 
 
 def floor() -> str:
-    """What every page costs before its own work: /healthz through the whole middleware stack (no session read,
-    no database), and the page around the content (base.html with its context processors) rendered for a
-    signed-in user, as a kept list page renders it around its kept content."""
+    """What every page costs before its own work: /healthz for a signed-in user, through the whole middleware
+    stack (the session and user read included, nothing else from the database), and the page around the
+    content (base.html with its context processors) rendered for that user, as a kept list page renders it
+    around its kept content."""
     from django.contrib.messages.storage import default_storage
     from django.template.loader import render_to_string
     from django.test import RequestFactory

@@ -99,3 +99,24 @@ def test_parts_compare_one_log_in_the_order_its_requests_ended(tmp_path, capsys)
         ["organization list GET", "10.0", "20.0"],
         ["all requests", "15.0", "25.0"],
     ]
+
+
+def test_a_part_with_no_request_of_the_mix_shows_dashes(tmp_path, capsys):
+    lines = [
+        ("POST", "/accounts/login/?", 900_000),  # a run starts with form logins, which are not in the mix
+        ("POST", "/accounts/login/?", 800_000),
+        ("GET", "/members/5/?", 20_000),
+        ("GET", "/members/6/?", 30_000),
+    ]
+    log = write_log(tmp_path / "access.log", lines)
+
+    access_log_ops.main(*access_log_ops.arguments(["--parts", "2", log]))
+
+    rows = [line.rsplit(maxsplit=2) for line in capsys.readouterr().out.splitlines()]
+    assert rows == [
+        ["mean ms in the portal", "1/2", "2/2"],
+        ["member detail GET", "-", "25.0"],
+        ["all requests", "-", "25.0"],
+        ["as a multiple of the", "run's", "mean:"],
+        ["member detail GET", "-", "1.00"],
+    ]
