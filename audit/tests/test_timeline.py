@@ -271,6 +271,31 @@ def test_one_statement_over_tables_the_router_sends_apart_runs_on_the_primary(mo
     assert timeline.one_alias([Organization, User]) == "default"
 
 
+def test_a_page_of_events_builds_only_the_events_it_shows(monkeypatch):
+    """Each table gives the one-statement read up to stop + 1 rows; only the page's window is built as models
+    (the merge reads its keys from the rows), so the history log's first page builds 50 events, not one page
+    per table. The window is the same events as a read of the whole."""
+    for number in range(3):
+        member = MemberFactory()
+        MemberEmploymentFactory(member=member)
+        Member.objects.filter(pk=member.pk).update(notes=f"note {number}")
+    scopes = timeline.visible_scopes(user_with("officer"))
+    whole, _more = timeline.read_events(scopes, start=0, stop=40)
+    built, build = [], timeline._event_from_row
+
+    def counted(model, row):
+        built.append(row["pgh_id"])
+        return build(model, row)
+
+    monkeypatch.setattr(timeline, "_event_from_row", counted)
+
+    events, more = timeline.read_events(scopes, start=2, stop=6)
+
+    assert [(event.pgh_model, event.pgh_id) for event in events] == [(e.pgh_model, e.pgh_id) for e in whole[2:6]]
+    assert more is True
+    assert built == [event.pgh_id for event in events]
+
+
 def test_a_deep_read_pages_through_each_table_and_gives_the_events_one_statement_gives(monkeypatch):
     """Past PAGED_ABOVE events (deep pages, exports) each table is read a page at a time, as far as the merge
     takes it; the events, their order (ties included: one test transaction gives them one time) and whether
