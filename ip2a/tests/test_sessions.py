@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.models import Session
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from ip2a import sessions
@@ -123,6 +123,30 @@ def test_saving_a_session_whose_row_is_gone_raises_update_error_as_django_does(s
 
     with pytest.raises(UpdateError):
         store.save()
+
+
+def test_a_renewal_the_database_refuses_raises_update_error(signed_in):
+    """The one-statement UPDATE turns the database's refusal into Django's UpdateError, as Django's own save
+    does (a trigger refuses it here: a real error from PostgreSQL, no mocked cursor). The save has no savepoint
+    of its own, so the test gives it one; the portal saves sessions outside any transaction."""
+    client, _user = signed_in
+    store = SessionStore(session_key=client.session.session_key)
+    store["anything"] = 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'session rows are read-only here'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse_session_update BEFORE UPDATE ON django_session "
+            "FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse()"
+        )
+
+    with pytest.raises(UpdateError) as refused, transaction.atomic():
+        store.save()
+
+    assert "session rows are read-only here" in str(refused.value.__cause__)
+    assert "anything" not in Session.objects.get(session_key=store.session_key).get_decoded()
 
 
 def test_a_new_session_is_created_by_djangos_own_save():
