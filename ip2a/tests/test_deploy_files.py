@@ -738,7 +738,7 @@ def test_dockerignore_admits_every_file_the_images_run():
         ".venv/bin/python",
         "ip2a/tests/test_settings.py",
         "members/tests/test_models.py",
-        "ip2a/__pycache__/settings.cpython-312.pyc",
+        "ip2a/__pycache__/settings.cpython-313.pyc",
         "conftest.py",
         "tests/e2e/test_login.py",
         "docs/deploy.md",
