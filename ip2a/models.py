@@ -39,9 +39,9 @@ def event_meta(prefix: str, *extra_indexes: models.Index, owner: str | None = No
     ``prefix`` keeps the index names within PostgreSQL's and Django's limits; ``extra_indexes`` are the event
     table's own."""
     request = models.Index(KeyTransform("request_id", "pgh_context"), name=f"{prefix}_evt_request")
-    time = TimeOrderIndex(fields=["pgh_created_at"], name=f"{prefix}_evt_time")
+    by_time = TimeOrderIndex(fields=["pgh_created_at"], name=f"{prefix}_evt_time")
     newest = [models.Index(fields=[owner, "pgh_id"], name=f"{prefix}_evt_{owner}")] if owner else []
-    return {"indexes": [request, time, *newest, *extra_indexes]}
+    return {"indexes": [request, by_time, *newest, *extra_indexes]}
 
 
 def constraint_name(rule: str) -> str:
