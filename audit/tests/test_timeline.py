@@ -271,14 +271,19 @@ def test_one_statement_over_tables_the_router_sends_apart_runs_on_the_primary(mo
     assert timeline.one_alias([Organization, User]) == "default"
 
 
+def members_with_a_job_and_a_change(count: int) -> None:
+    """``count`` members, each with a job and one change of its own: three events per member."""
+    for number in range(count):
+        member = MemberFactory()
+        MemberEmploymentFactory(member=member)
+        Member.objects.filter(pk=member.pk).update(notes=f"note {number}")
+
+
 def test_a_page_of_events_builds_only_the_events_it_shows(monkeypatch):
     """Each table gives the one-statement read up to stop + 1 rows; only the page's window is built as models
     (the merge reads its keys from the rows), so the history log's first page builds 50 events, not one page
     per table. The window is the same events as a read of the whole."""
-    for number in range(3):
-        member = MemberFactory()
-        MemberEmploymentFactory(member=member)
-        Member.objects.filter(pk=member.pk).update(notes=f"note {number}")
+    members_with_a_job_and_a_change(3)
     scopes = timeline.visible_scopes(user_with("officer"))
     whole, _more = timeline.read_events(scopes, start=0, stop=40)
     built, build = [], timeline._event_from_row
@@ -300,10 +305,7 @@ def test_a_deep_read_pages_through_each_table_and_gives_the_events_one_statement
     """Past PAGED_ABOVE events (deep pages, exports) each table is read a page at a time, as far as the merge
     takes it; the events, their order (ties included: one test transaction gives them one time) and whether
     more follow are those of the one-statement read."""
-    for number in range(4):
-        member = MemberFactory()
-        MemberEmploymentFactory(member=member)
-        Member.objects.filter(pk=member.pk).update(notes=f"note {number}")
+    members_with_a_job_and_a_change(4)
     OrganizationContactFactory()
     scopes = timeline.visible_scopes(user_with("officer"))
     windows = [(3, 11), (0, 40)]  # 18 events: more follow the first window, none the second
@@ -326,10 +328,7 @@ def test_a_deep_read_pages_through_each_table_and_gives_the_events_one_statement
 def test_export_events_pages_below_the_newest_ids_and_gives_the_newest_events(monkeypatch):
     """export_events(): the newest ``limit`` events, as read_events() gives them, read a page at a time below
     each table's newest event id when it was called; its count says how many and whether older ones are left."""
-    for number in range(3):
-        member = MemberFactory()
-        MemberEmploymentFactory(member=member)
-        Member.objects.filter(pk=member.pk).update(notes=f"note {number}")
+    members_with_a_job_and_a_change(3)
     scopes = timeline.visible_scopes(user_with("officer"))
     expected, _more = timeline.read_events(scopes, start=0, stop=7)
     monkeypatch.setattr(timeline, "PAGE_ROWS", 2)
