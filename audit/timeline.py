@@ -312,9 +312,14 @@ _RANKS = {label: rank for rank, label in enumerate((*DOMAIN_MODELS, *AUDIT_MODEL
 
 
 def merge_key(event):
+    """The order of events across tables, newest first (merge_key_of), of an event instance."""
+    return merge_key_of(event.pgh_created_at, event.pgh_label, event.pgh_model)
+
+
+def merge_key_of(created_at, label: str, model) -> tuple:
     """Newest first. Events of one transaction share its time: then creations count as older than other
     changes, and a parent's creation as older than its owned rows' (a member is written before its first job)."""
-    return (event.pgh_created_at, event.pgh_label != "insert", _RANKS.get(event.pgh_model._meta.label_lower, -1))
+    return (created_at, label != "insert", _RANKS.get(model._meta.label_lower, -1))
 
 
 def events_statement(scopes: dict, *, stop: int, action: str | None = None) -> tuple[list, Statement | None]:
@@ -398,9 +403,9 @@ def _event_from_row(model, row: dict):
 
 def events_of(models_in_scope: list, statement: Statement | None, *, start: int, stop: int) -> tuple[list, bool]:
     """Run an events_statement() and merge its tables' events, newest first (read_events). The rows are merged
-    by merge_key()'s values read straight from them, and only the events ``start:stop`` are built as models:
-    each table gives up to ``stop + 1`` rows, and the history log's first page used to build all of them (816
-    model instances for its 50 entries, most of the page's time)."""
+    by merge_key_of() their own values, and only the events ``start:stop`` are built as models: each table gives
+    up to ``stop + 1`` rows, and the history log's first page used to build all of them (816 model instances
+    for its 50 entries, most of the page's time)."""
     streams = defaultdict(list)
     for part, row in run_union(statement):
         streams[part].append(row)
@@ -415,12 +420,10 @@ def events_of(models_in_scope: list, statement: Statement | None, *, start: int,
 
 
 def _keyed_rows(model, rows: list[dict]):
-    """(merge_key() of the event, model, row) for one table's run_union() rows, newest first by pgh_id."""
+    """(merge_key_of() the event, model, row) for one table's run_union() rows, newest first by pgh_id."""
     created_at = event_model_of(model)._meta.get_field("pgh_created_at")
-    rank = _RANKS.get(model._meta.label_lower, -1)
     for row in sorted(rows, key=itemgetter("pgh_id"), reverse=True):
-        key = (_python_value(created_at, row["pgh_created_at"]), row["pgh_label"] != "insert", rank)
-        yield key, model, row
+        yield merge_key_of(_python_value(created_at, row["pgh_created_at"]), row["pgh_label"], model), model, row
 
 
 def previous_events(events) -> dict:
